@@ -1,0 +1,33 @@
+import { startApp } from "./app.js";
+import { ConfigError, readConfig } from "./config.js";
+import { createLogger } from "./log.js";
+
+async function main(): Promise<void> {
+  let config: ReturnType<typeof readConfig>;
+  try {
+    config = readConfig();
+  } catch (e) {
+    if (!(e instanceof ConfigError)) throw e;
+    process.stderr.write(`crawldiag: configuration error: ${e.message}\n`);
+    process.exit(2);
+  }
+  const log = createLogger(config.log);
+  const app = await startApp(config, log);
+  const stop = (signal: string) => {
+    log.info("shutting down", { signal });
+    app.close().then(
+      () => process.exit(0),
+      (err) => {
+        log.error("shutdown failed", { error: String(err) });
+        process.exit(1);
+      },
+    );
+  };
+  process.once("SIGTERM", () => stop("SIGTERM"));
+  process.once("SIGINT", () => stop("SIGINT"));
+}
+
+main().catch((err) => {
+  process.stderr.write(`crawldiag: failed to start: ${err instanceof Error ? err.message : String(err)}\n`);
+  process.exit(1);
+});

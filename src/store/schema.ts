@@ -1,0 +1,60 @@
+/**
+ * Migrations, applied in order; PRAGMA user_version is the number applied. Never edit a shipped migration:
+ * append a new one.
+ *
+ * Ordinary fetches are counted, not stored: fetch_hourly has one row per host, hour and combination of the facts
+ * the classifier groups by. Only 421s and retries keep per-fetch detail (fetch_detail). Nothing of a URL but its
+ * scheme-less origin (host) is kept, and hosts, crawlers and addresses are dictionary-encoded to keep rows small.
+ */
+export const MIGRATIONS: readonly string[] = [
+  `
+  CREATE TABLE hosts (id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE);
+  CREATE TABLE crawlers (id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE);
+  CREATE TABLE addresses (id INTEGER PRIMARY KEY, addr TEXT NOT NULL UNIQUE);
+  INSERT INTO addresses (id, addr) VALUES (0, '');
+
+  CREATE TABLE fetch_hourly (
+    host_id INTEGER NOT NULL,
+    hour INTEGER NOT NULL,          -- hours since the Unix epoch (UTC)
+    status INTEGER NOT NULL,
+    protocol INTEGER NOT NULL,      -- HttpProtocol number
+    conn_kind INTEGER NOT NULL,     -- ConnKind number (domain/fetch-kind.ts)
+    address_id INTEGER NOT NULL,    -- 0 = not reported
+    count INTEGER NOT NULL,
+    PRIMARY KEY (host_id, hour, status, protocol, conn_kind, address_id)
+  ) WITHOUT ROWID;
+  CREATE INDEX fetch_hourly_hour ON fetch_hourly (hour);
+
+  CREATE TABLE fetch_detail (
+    id INTEGER PRIMARY KEY,
+    host_id INTEGER NOT NULL,
+    crawler_id INTEGER NOT NULL,
+    fetch_id TEXT NOT NULL,
+    time_ms INTEGER NOT NULL,
+    status INTEGER NOT NULL,
+    protocol INTEGER NOT NULL,
+    conn_kind INTEGER NOT NULL,
+    artifact INTEGER NOT NULL,      -- Artifact number, 0 = none
+    connection_id TEXT NOT NULL,
+    sni TEXT,                       -- NULL = not reported, '' = no SNI sent
+    request_index INTEGER,
+    address_id INTEGER NOT NULL,
+    cert_covers INTEGER,
+    origin_frame INTEGER,
+    via_alt_svc INTEGER NOT NULL,
+    retry_of TEXT                   -- NULL = not a retry
+  );
+  CREATE UNIQUE INDEX fetch_detail_fetch ON fetch_detail (crawler_id, fetch_id);
+  CREATE INDEX fetch_detail_host_time ON fetch_detail (host_id, time_ms);
+  CREATE INDEX fetch_detail_time ON fetch_detail (time_ms);
+  CREATE INDEX fetch_detail_retry ON fetch_detail (crawler_id, retry_of) WHERE retry_of IS NOT NULL;
+
+  CREATE TABLE requests (
+    request_id TEXT PRIMARY KEY,
+    digest BLOB NOT NULL,           -- SHA-256 of the request message
+    created_ms INTEGER NOT NULL,
+    result TEXT NOT NULL            -- JSON of the response (counts and rejections; never a URL)
+  );
+  CREATE INDEX requests_created ON requests (created_ms);
+  `,
+];

@@ -1,0 +1,110 @@
+import { DomainError } from "../domain/errors.js";
+import { type Fetch, keepsDetail, type Rejection } from "../domain/fetch.js";
+import { type BatchToCommit, finishResult, type IngestResult, type IngestStore, type StoredRequest } from "../domain/ingest.js";
+import { HOUR_MS } from "../domain/window.js";
+import type { Db } from "./db.js";
+import { Dictionary } from "./dictionary.js";
+
+const bool = (b: boolean | undefined): number | null => (b === undefined ? null : b ? 1 : 0);
+
+/** The single writer: one synchronous transaction per batch, statements prepared once. */
+export class Writer implements IngestStore {
+  private readonly hosts;
+  private readonly crawlers;
+  private readonly addresses;
+  private readonly findRequestStmt;
+  private readonly insertRequest;
+  private readonly upsertHourly;
+  private readonly detailExists;
+  private readonly insertDetail;
+  private readonly commit;
+
+  constructor(private readonly db: Db) {
+    this.hosts = new Dictionary(db, "hosts", "name");
+    this.crawlers = new Dictionary(db, "crawlers", "name");
+    this.addresses = new Dictionary(db, "addresses", "addr");
+    this.findRequestStmt = db.prepare<[string], { digest: Buffer; result: string }>(
+      "SELECT digest, result FROM requests WHERE request_id = ?",
+    );
+    this.insertRequest = db.prepare("INSERT INTO requests (request_id, digest, created_ms, result) VALUES (?, ?, ?, ?)");
+    this.upsertHourly = db.prepare(
+      `INSERT INTO fetch_hourly (host_id, hour, status, protocol, conn_kind, address_id, count) VALUES (?, ?, ?, ?, ?, ?, ?)
+       ON CONFLICT DO UPDATE SET count = count + excluded.count`,
+    );
+    this.detailExists = db.prepare<[number, string], number>(
+      "SELECT 1 FROM fetch_detail WHERE crawler_id = ? AND fetch_id = ?",
+    ).pluck();
+    this.insertDetail = db.prepare(
+      `INSERT INTO fetch_detail (host_id, crawler_id, fetch_id, time_ms, status, protocol, conn_kind, artifact,
+         connection_id, sni, request_index, address_id, cert_covers, origin_frame, via_alt_svc, retry_of)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+    );
+    this.commit = db.transaction((b: BatchToCommit) => this.write(b));
+  }
+
+  findRequest(requestId: string): StoredRequest | undefined {
+    const row = this.findRequestStmt.get(requestId);
+    return row === undefined ? undefined : { digest: row.digest, result: JSON.parse(row.result) as IngestResult };
+  }
+
+  commitBatch(batch: BatchToCommit): IngestResult {
+    try {
+      return this.commit(batch);
+    } catch (cause) {
+      this.hosts.forget();
+      this.crawlers.forget();
+      this.addresses.forget();
+      throw new DomainError("unavailable", "storage failed, nothing was stored; retry with the same request_id", undefined, {
+        cause,
+      });
+    }
+  }
+
+  private write(b: BatchToCommit): IngestResult {
+    const rejections: Rejection[] = [...b.rejections];
+    const counts = new Map<string, number>();
+    let accepted = 0;
+    for (const f of b.fetches) {
+      const hostId = this.hosts.idOf(f.host);
+      const addressId = f.address === "" ? 0 : this.addresses.idOf(f.address);
+      if (keepsDetail(f) && !this.storeDetail(f, hostId, addressId)) {
+        rejections.push({ index: f.index, fetchId: f.fetchId, field: "fetch_id", reason: "already recorded by an earlier batch" });
+        continue;
+      }
+      accepted++;
+      const key = `${hostId},${Math.floor(f.timeMs / HOUR_MS)},${f.status},${f.protocol},${f.kind},${addressId}`;
+      counts.set(key, (counts.get(key) ?? 0) + 1);
+    }
+    // One upsert per distinct key: a batch of a thousand ordinary fetches touches a few dozen rows.
+    for (const [key, count] of counts) {
+      this.upsertHourly.run(...key.split(",").map(Number), count);
+    }
+    const result = finishResult(accepted, rejections);
+    this.insertRequest.run(b.requestId, b.digest, b.nowMs, JSON.stringify(result));
+    return result;
+  }
+
+  private storeDetail(f: Fetch, hostId: number, addressId: number): boolean {
+    const crawlerId = this.crawlers.idOf(f.crawler);
+    if (this.detailExists.get(crawlerId, f.fetchId) !== undefined) return false;
+    this.insertDetail.run(
+      hostId,
+      crawlerId,
+      f.fetchId,
+      f.timeMs,
+      f.status,
+      f.protocol,
+      f.kind,
+      f.artifact,
+      f.connectionId,
+      f.sni ?? null,
+      f.requestIndex ?? null,
+      addressId,
+      bool(f.certCovers),
+      bool(f.originFrame),
+      f.viaAltSvc ? 1 : 0,
+      f.retryOf === "" ? null : f.retryOf,
+    );
+    return true;
+  }
+}
