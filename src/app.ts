@@ -1,4 +1,4 @@
-import type { Config } from "./config.js";
+import { type Config, loadAuthFile } from "./config.js";
 import { startServer } from "./grpc/server.js";
 import type { Logger } from "./log.js";
 import { openDb } from "./store/db.js";
@@ -11,6 +11,8 @@ const PURGE_EVERY_MS = 3_600_000;
 export interface App {
   port: number;
   close(): Promise<void>;
+  /** Re-reads the auth file (on SIGHUP); a broken file leaves the current one in force and logs why. */
+  reloadAuth(): void;
 }
 
 /** Opens the store, purges old data, and serves until close(). */
@@ -18,12 +20,16 @@ export async function startApp(config: Config, log: Logger, now: () => number = 
   const db = openDb(config.dbPath, { sync: config.sync });
   const runPurge = () => {
     const removed = purge(db, now(), config.retentionDays);
-    log.info("purged", removed);
+    log.notice("purged", removed);
   };
   runPurge();
   const timer = setInterval(runPurge, PURGE_EVERY_MS);
   timer.unref();
+  // Calls read the table through this holder, so a reload swaps it for every later call at once.
+  const auth = config.auth === undefined ? undefined : { ...config.auth };
   const server = await startServer({
+    auth: auth && (() => auth.table),
+    tls: config.tls,
     address: config.address,
     maxBatch: config.maxBatch,
     retentionDays: config.retentionDays,
@@ -33,7 +39,14 @@ export async function startApp(config: Config, log: Logger, now: () => number = 
     log,
     now,
   });
-  log.info("listening", { address: config.address, port: server.port, db: config.dbPath, sync: config.sync });
+  log.notice("listening", {
+    address: config.address,
+    port: server.port,
+    db: config.dbPath,
+    sync: config.sync,
+    auth: auth === undefined ? "off" : `${auth.table.size} clients`,
+    tls: config.tls === undefined ? "off" : config.tls.clientCa === undefined ? "on" : "mutual",
+  });
   let closing: Promise<void> | undefined;
   return {
     port: server.port,
@@ -42,9 +55,21 @@ export async function startApp(config: Config, log: Logger, now: () => number = 
         clearInterval(timer);
         await server.shutdown(config.shutdownGraceMs);
         db.close();
-        log.info("stopped");
+        log.notice("stopped");
       })();
       return closing;
+    },
+    reloadAuth: () => {
+      if (auth === undefined) {
+        log.info("no auth file to reload");
+        return;
+      }
+      try {
+        auth.table = loadAuthFile(auth.file);
+        log.info("auth file reloaded", { clients: auth.table.size });
+      } catch (e) {
+        log.error("auth file not reloaded; the previous one stays in force", { error: (e as Error).message });
+      }
     },
   };
 }

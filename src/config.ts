@@ -1,4 +1,9 @@
+import { createPrivateKey, type KeyObject, X509Certificate } from "node:crypto";
+import { readFileSync } from "node:fs";
+import { isIP } from "node:net";
+import { AuthTable } from "./domain/auth.js";
 import { DEFAULT_THRESHOLDS, parseThresholds, type Thresholds } from "./domain/thresholds.js";
+import type { TlsMaterial } from "./grpc/tls.js";
 
 /** Every setting of the service, read from the environment once at start-up. Defaults live here only. */
 export interface Config {
@@ -14,10 +19,14 @@ export interface Config {
   sync: "FULL" | "NORMAL";
   /** Longest wait for in-flight calls at shutdown. */
   shutdownGraceMs: number;
-  /** "info" writes one JSON line per call to stderr; "off" writes only start-up and errors. */
+  /** "info" writes one JSON line per call to stderr; "off" writes only start-up, shutdown and errors. */
   log: "info" | "off";
   /** The classifier's judgement thresholds. */
   rules: Thresholds;
+  /** The auth file and its parsed table; undefined = no authentication (loopback, or explicitly allowed). */
+  auth: { file: string; table: AuthTable } | undefined;
+  /** Certificate, key and optional client CA (mTLS) as PEM; undefined = plaintext. */
+  tls: TlsMaterial | undefined;
 }
 
 export const DEFAULTS = {
@@ -29,6 +38,11 @@ export const DEFAULTS = {
   CRAWLDIAG_SHUTDOWN_GRACE_MS: "10000",
   CRAWLDIAG_LOG: "info",
   CRAWLDIAG_RULES: "{}",
+  CRAWLDIAG_AUTH_FILE: "",
+  CRAWLDIAG_ALLOW_UNAUTHENTICATED: "0",
+  CRAWLDIAG_TLS_CERT: "",
+  CRAWLDIAG_TLS_KEY: "",
+  CRAWLDIAG_TLS_CLIENT_CA: "",
 } as const;
 
 type Name = keyof typeof DEFAULTS;
@@ -52,6 +66,8 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): Config {
     shutdownGraceMs: integer("CRAWLDIAG_SHUTDOWN_GRACE_MS", get("CRAWLDIAG_SHUTDOWN_GRACE_MS"), 0, 600_000),
     log: oneOf("CRAWLDIAG_LOG", get("CRAWLDIAG_LOG").toLowerCase(), ["info", "off"] as const),
     rules: rules(get("CRAWLDIAG_RULES")),
+    auth: auth(get("CRAWLDIAG_ADDRESS"), get("CRAWLDIAG_AUTH_FILE"), get("CRAWLDIAG_ALLOW_UNAUTHENTICATED")),
+    tls: tls(get),
   };
 }
 
@@ -83,5 +99,82 @@ function rules(raw: string): Thresholds {
     return parseThresholds(raw);
   } catch (e) {
     throw new ConfigError(`CRAWLDIAG_RULES: ${(e as Error).message}`);
+  }
+}
+
+/** Reads and checks the auth file: at start-up, and again on SIGHUP to rotate tokens without a restart. */
+export function loadAuthFile(path: string): AuthTable {
+  const text = readFile("CRAWLDIAG_AUTH_FILE", path).toString("utf8");
+  try {
+    return AuthTable.parse(text);
+  } catch (e) {
+    throw new ConfigError(`CRAWLDIAG_AUTH_FILE: "${path}": ${(e as Error).message}`);
+  }
+}
+
+function auth(listen: string, file: string, allowRaw: string): Config["auth"] {
+  const allow = oneOf("CRAWLDIAG_ALLOW_UNAUTHENTICATED", allowRaw, ["0", "1"] as const);
+  if (file !== "") return { file, table: loadAuthFile(file) };
+  // Off loopback anyone on the network could write and read: that has to be asked for by name.
+  if (allow === "0" && !isLoopback(listen)) {
+    throw new ConfigError(
+      `CRAWLDIAG_AUTH_FILE: required to listen on ${listen}, which is not a loopback address ` +
+        "(set CRAWLDIAG_ALLOW_UNAUTHENTICATED=1 to serve it without authentication)",
+    );
+  }
+  return undefined;
+}
+
+function isLoopback(listen: string): boolean {
+  const host = listen
+    .slice(0, listen.lastIndexOf(":"))
+    .replace(/^\[(.*)\]$/, "$1")
+    .toLowerCase();
+  if (isIP(host) === 4) return host.startsWith("127.");
+  return host === "localhost" || host === "::1" || /^::ffff:127\./.test(host);
+}
+
+function tls(get: (name: Name) => string): TlsMaterial | undefined {
+  const certPath = get("CRAWLDIAG_TLS_CERT");
+  const keyPath = get("CRAWLDIAG_TLS_KEY");
+  const caPath = get("CRAWLDIAG_TLS_CLIENT_CA");
+  if (certPath === "" && keyPath === "") {
+    if (caPath !== "") throw new ConfigError("CRAWLDIAG_TLS_CLIENT_CA: needs CRAWLDIAG_TLS_CERT and CRAWLDIAG_TLS_KEY");
+    return undefined;
+  }
+  if (certPath === "") throw new ConfigError("CRAWLDIAG_TLS_CERT: required with CRAWLDIAG_TLS_KEY");
+  if (keyPath === "") throw new ConfigError("CRAWLDIAG_TLS_KEY: required with CRAWLDIAG_TLS_CERT");
+  const cert = readFile("CRAWLDIAG_TLS_CERT", certPath);
+  const key = readFile("CRAWLDIAG_TLS_KEY", keyPath);
+  const clientCa = caPath === "" ? undefined : readFile("CRAWLDIAG_TLS_CLIENT_CA", caPath);
+  // Checked here so a wrong file stops start-up with its variable's name, not a TLS error at the first call.
+  const leaf = certificate("CRAWLDIAG_TLS_CERT", certPath, cert);
+  let privateKey: KeyObject;
+  try {
+    privateKey = createPrivateKey(key);
+  } catch {
+    // The parser's message could quote key material; it is not passed on.
+    throw new ConfigError(`CRAWLDIAG_TLS_KEY: "${keyPath}" is not an unencrypted PEM private key`);
+  }
+  if (!leaf.checkPrivateKey(privateKey)) {
+    throw new ConfigError(`CRAWLDIAG_TLS_KEY: "${keyPath}" is not the key of the certificate in CRAWLDIAG_TLS_CERT`);
+  }
+  if (clientCa !== undefined) certificate("CRAWLDIAG_TLS_CLIENT_CA", caPath, clientCa);
+  return { cert, key, clientCa };
+}
+
+function certificate(name: Name, path: string, pem: Buffer): X509Certificate {
+  try {
+    return new X509Certificate(pem);
+  } catch {
+    throw new ConfigError(`${name}: "${path}" is not a PEM certificate`);
+  }
+}
+
+function readFile(name: Name, path: string): Buffer {
+  try {
+    return readFileSync(path);
+  } catch (e) {
+    throw new ConfigError(`${name}: cannot read "${path}" (${(e as NodeJS.ErrnoException).code ?? "unreadable"})`);
   }
 }

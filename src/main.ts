@@ -14,7 +14,7 @@ async function main(): Promise<void> {
   const log = createLogger(config.log);
   const app = await startApp(config, log);
   const stop = (signal: string) => {
-    log.info("shutting down", { signal });
+    log.notice("shutting down", { signal });
     app.close().then(
       () => process.exit(0),
       (err) => {
@@ -25,6 +25,8 @@ async function main(): Promise<void> {
   };
   process.once("SIGTERM", () => stop("SIGTERM"));
   process.once("SIGINT", () => stop("SIGINT"));
+  // Token rotation without a restart; a listener also keeps SIGHUP from ending the process.
+  process.on("SIGHUP", () => app.reloadAuth());
 }
 
 main().catch((err) => {

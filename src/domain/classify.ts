@@ -1,7 +1,6 @@
 import { Confidence, type Diagnosis, type HostFacts, Kind } from "./diagnosis.js";
 import {
   assessedAddresses,
-  DAY_MS,
   distinctConnections,
   distinctDays,
   isRecurring,
@@ -18,6 +17,7 @@ import {
 } from "./evidence.js";
 import { remediation, summary } from "./explain.js";
 import { DEFAULT_THRESHOLDS, type Thresholds } from "./thresholds.js";
+import { DAY_MS } from "./window.js";
 
 // Rule 4 tolerates one own-connection 421 whatever the rate: a single one says nothing about the vhost setup.
 // Not a [J] of the rules, so not configurable.

@@ -2,8 +2,7 @@ import type { AddressStat, HostFacts, Misdirected, PeerHost } from "./diagnosis.
 import { MISDIRECTED } from "./fetch.js";
 import { ConnKind, Protocol } from "./fetch-kind.js";
 import type { Thresholds } from "./thresholds.js";
-
-export const DAY_MS = 86_400_000;
+import { DAY_MS } from "./window.js";
 
 /** The 421 sets of diagnosis-rules.md, "Inputs". */
 export interface Sets {
@@ -71,7 +70,10 @@ export interface RetryFigures {
 /** Retried = has at least one retry; recovered = some retry got an answer other than 421. */
 export function retryFigures(s: readonly Misdirected[]): RetryFigures {
   const retried = s.filter((f) => f.retryStatuses.length > 0);
-  return { retried: retried.length, recovered: retried.filter((f) => f.retryStatuses.some((st) => st !== MISDIRECTED)).length };
+  return {
+    retried: retried.length,
+    recovered: retried.filter((f) => f.retryStatuses.some((st) => st !== MISDIRECTED)).length,
+  };
 }
 
 /** The retry test: enough retries, and nearly all of them got served on a fresh connection. */

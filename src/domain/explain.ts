@@ -5,7 +5,6 @@ const STATUS = "421 Misdirected Request";
 /** One sentence for a webmaster: what the crawlers saw, with the numbers, and the verdict. */
 export function summary(d: Diagnosis): string {
   const h = d.host;
-  const over = `over ${plural(d.distinctDays, "day")}`;
   const peerList = names(d.coalescedFrom.map((p) => p.host));
   const affected = names(
     d.addresses.filter((a) => a.affected).map((a) => a.address),
@@ -15,41 +14,43 @@ export function summary(d: Diagnosis): string {
   const ended = d.resolved && d.lastSeenMs !== undefined ? `, and has not done so since ${day(d.lastSeenMs)}` : "";
   switch (d.kind) {
     case Kind.NO_MISDIRECTED_REQUESTS: {
+      const x = d.excludedClientSideCount;
       const excluded =
-        d.excludedClientSideCount === 0
+        x === 0
           ? ""
-          : `; the ${plural(d.excludedClientSideCount, "421 answer")} we saw came from how our crawlers connected, not from the host`;
+          : `; ${x === 1 ? "the one 421 answer" : `all ${x} of its 421 answers`} came from how our crawlers connected, not from the host`;
       return `${h} did not answer ${STATUS} in ${plural(d.fetchCount, "fetch", "fetches")} by our crawlers${excluded}.`;
     }
     case Kind.NOT_RECURRING:
       return `${h} answered ${STATUS} ${times(d.misdirectedCount)} on ${plural(d.distinctDays, "day")} and ${plural(d.distinctConnections, "connection")}: isolated or transient, not a recurring problem.`;
     case Kind.CONNECTION_COALESCING: {
-      const where = `on connections our crawlers opened for ${peerList}`;
-      const counted =
-        d.coalescedMisdirectedCount === d.misdirectedCount
-          ? `${times(d.misdirectedCount)} ${over} ${where}`
-          : `${times(d.misdirectedCount)} ${over}, ${d.coalescedMisdirectedCount} of them ${where}`;
       const served =
         d.retryRecoveredCount > 0
           ? `served ${d.retryRecoveredCount} of ${d.retriedCount} retried requests on fresh connections`
           : "served its own connections";
-      return `${h} answered ${STATUS} ${counted}, and ${served}: connection coalescing${ended}.`;
+      const where = `on connections our crawlers opened for ${peerList}`;
+      return `${h} answered ${STATUS} ${counted(d, d.coalescedMisdirectedCount, where)}, and ${served}: connection coalescing${ended}.`;
     }
-    case Kind.VIRTUAL_HOST:
-      return `${h} answered ${STATUS} ${times(d.ownConnectionMisdirectedCount)} ${over} on ${plural(d.distinctConnections, "connection")} our crawlers opened for ${h} itself: the server reached for this name has no virtual host for it${ended}.`;
-    case Kind.EDGE_ROUTING:
-      return `${h} answered ${STATUS} ${times(d.ownConnectionMisdirectedCount)} ${over} on its own connections at ${affected}, while other addresses served it: edge routing${ended}.`;
+    case Kind.VIRTUAL_HOST: {
+      const where = `on connections our crawlers opened for ${h} itself`;
+      return `${h} answered ${STATUS} ${counted(d, d.ownConnectionMisdirectedCount, where)}: the server reached for this name has no virtual host for it${ended}.`;
+    }
+    case Kind.EDGE_ROUTING: {
+      const where = `on its own connections at ${affected}`;
+      return `${h} answered ${STATUS} ${counted(d, d.ownConnectionMisdirectedCount, where)}, while other addresses served it: edge routing${ended}.`;
+    }
     case Kind.MIXED: {
-      const at = d.addresses.some((a) => a.affected) ? ` at ${affected}` : "";
-      return `${h} answered ${STATUS} ${times(d.misdirectedCount)} ${over}: ${d.ownConnectionMisdirectedCount} on connections opened for ${h} itself${at} (virtual host) and ${d.coalescedMisdirectedCount} on connections opened for ${peerList} (connection coalescing)${ended}.`;
+      const edge = d.addresses.some((a) => a.affected);
+      const own = edge ? `itself at ${affected} (edge routing)` : "itself (virtual host)";
+      return `${h} answered ${STATUS} ${seen(d)}: ${d.ownConnectionMisdirectedCount} on connections opened for ${h} ${own} and ${d.coalescedMisdirectedCount} on connections opened for ${peerList} (connection coalescing)${ended}.`;
     }
     case Kind.INSUFFICIENT_EVIDENCE: {
       const known = d.coalescedMisdirectedCount + d.ownConnectionMisdirectedCount;
       const why =
         d.missingFields.length > 0
-          ? `only ${known} of them came with their connection's protocol and SNI (${d.missingFields.join(" and ")} missing on the others)`
+          ? `${known === 0 ? "none" : `only ${known}`} of them came with their connection's protocol and SNI (${d.missingFields.join(" and ")} missing on the others)`
           : `${d.coalescedMisdirectedCount} on connections opened for other hosts and ${d.ownConnectionMisdirectedCount} on its own do not recur on their own`;
-      return `${h} answered ${STATUS} ${times(d.misdirectedCount)} ${over}, but ${why}: not enough to tell coalescing from a virtual-host problem.`;
+      return `${h} answered ${STATUS} ${seen(d)}, but ${why}: not enough to tell coalescing from a virtual-host problem.`;
     }
   }
 }
@@ -88,6 +89,16 @@ export function remediation(kind: Kind, missingFields: readonly string[] = []): 
     `${report}, and retry a 421 once on a fresh connection with retry_of set, so that coalescing and ` +
     "virtual-host problems can be told apart; the host may not need to change anything."
   );
+}
+
+/** "12 times over 5 days": the counted 421s. */
+function seen(d: Diagnosis): string {
+  return `${times(d.misdirectedCount)} over ${plural(d.distinctDays, "day")}`;
+}
+
+/** "12 times over 5 days <where>", or "14 times over 6 days, 12 of them <where>" when only some 421s were there. */
+function counted(d: Diagnosis, part: number, where: string): string {
+  return part === d.misdirectedCount ? `${seen(d)} ${where}` : `${seen(d)}, ${part} of them ${where}`;
 }
 
 function plural(n: number, one: string, many = `${one}s`): string {

@@ -37,7 +37,9 @@ export function normaliseHostname(raw: string): string | undefined {
 export function canonicalIp(raw: string): string | undefined {
   const family = isIP(raw);
   if (family === 4) return raw;
-  if (family !== 6) return undefined;
+  // isIP accepts a zone id ("fe80::1%eth0"), which names an interface of the sender, not a server, and which
+  // the URL parser below throws on.
+  if (family !== 6 || raw.includes("%")) return undefined;
   // The URL parser is the standard IPv6 serialiser (RFC 5952 style, lower case, compressed).
   return new URL(`http://[${raw}]/`).hostname.slice(1, -1);
 }

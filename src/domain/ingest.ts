@@ -42,6 +42,8 @@ export interface IngestLimits {
 export interface IngestRequest {
   requestId: string;
   records: readonly FetchRecordInput[];
+  /** The caller's crawler permission, set per call by the transport from its credentials; absent = any. */
+  crawlerAllowed?: ((crawler: string) => boolean) | undefined;
 }
 
 /** AIP-155 idempotent batch ingest: request-level faults store nothing; bad records are refused one by one. */
@@ -59,7 +61,11 @@ export function ingest(store: IngestStore, req: IngestRequest, digest: Uint8Arra
     }
     return { ...prior.result, replayed: true };
   }
-  const { fetches, rejections } = validateBatch(req.records, { nowMs: limits.nowMs, oldestMs: limits.oldestMs });
+  const { fetches, rejections } = validateBatch(req.records, {
+    nowMs: limits.nowMs,
+    oldestMs: limits.oldestMs,
+    crawlerAllowed: req.crawlerAllowed,
+  });
   return store.commitBatch({ requestId: req.requestId, digest, nowMs: limits.nowMs, fetches, rejections });
 }
 

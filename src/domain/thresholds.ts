@@ -84,7 +84,8 @@ export function parseThresholds(json: string): Thresholds {
   }
   const out: Thresholds = { ...DEFAULT_THRESHOLDS };
   for (const [key, value] of Object.entries(raw)) {
-    if (!isKey(key)) throw new Error(`${key}: unknown threshold (known: ${Object.keys(DEFAULT_THRESHOLDS).join(", ")})`);
+    if (!isKey(key))
+      throw new Error(`${key}: unknown threshold (known: ${Object.keys(DEFAULT_THRESHOLDS).join(", ")})`);
     if (typeof value !== "number" || !Number.isFinite(value)) throw new Error(`${key}: must be a finite number`);
     if (value < 0) throw new Error(`${key}: must not be negative`);
     if (FRACTIONS.has(key) && value > 1) throw new Error(`${key}: is a share or rate, at most 1`);

@@ -30,6 +30,8 @@ export interface TimeBounds {
   nowMs: number;
   /** Oldest acceptable fetched_at (retention), or 0 for none. */
   oldestMs: number;
+  /** Which crawler ids the caller may write (auth file `crawlers`); absent = any. */
+  crawlerAllowed?: ((crawler: string) => boolean) | undefined;
 }
 
 export const MAX_FUTURE_MS = 5 * 60_000;
@@ -55,6 +57,7 @@ export function validateRecord(r: FetchRecordInput, index: number, t: TimeBounds
 function check(r: FetchRecordInput, index: number, t: TimeBounds): Fetch | Invalid {
   if (!FETCH_ID.test(r.fetchId)) return new Invalid("fetch_id", "required: 1-128 printable ASCII characters, no spaces");
   if (!CRAWLER.test(r.crawler)) return new Invalid("crawler", "required: 1-64 characters of A-Z a-z 0-9 . _ : / -");
+  if (t.crawlerAllowed?.(r.crawler) === false) return new Invalid("crawler", "this client may not write this crawler");
   if (r.url.length === 0) return new Invalid("url", "required: an absolute http or https URL");
   if (r.url.length > MAX_URL_LENGTH) return new Invalid("url", `longer than ${MAX_URL_LENGTH} characters`);
   const origin = parseOrigin(r.url);

@@ -1,19 +1,38 @@
-import { Server, ServerCredentials } from "@grpc/grpc-js";
+import { Server } from "@grpc/grpc-js";
 import { HealthImplementation } from "grpc-health-check";
+import type { AuthTable } from "../domain/auth.js";
 import type { IngestStore } from "../domain/ingest.js";
 import type { ReadStore } from "../domain/read-store.js";
 import type { Thresholds } from "../domain/thresholds.js";
 import { DiagnosisServiceService } from "../gen/webmasterid/crawldiag/v1/diagnosis.js";
 import type { Logger } from "../log.js";
 import { diagnosisService } from "./diagnosis-service.js";
+import { decodeSafely, guard, type ServicePolicy } from "./guard.js";
 import { ingestDefinition, ingestService } from "./ingest-service.js";
 import { addReflection, loadImage } from "./reflection.js";
+import { serverCredentials, type TlsMaterial } from "./tls.js";
 
 export const INGEST_SERVICE = "webmasterid.crawldiag.v1.IngestService";
 export const DIAGNOSIS_SERVICE = "webmasterid.crawldiag.v1.DiagnosisService";
 const SERVED = [INGEST_SERVICE, DIAGNOSIS_SERVICE];
 // The largest record the validation lets through is about 3 KiB; leave room for framing.
 const MAX_RECORD_BYTES = 3 * 1024;
+// Who may call what when an auth file is configured; health and reflection stay open for probes and tools.
+const POLICY: ServicePolicy = {
+  [INGEST_SERVICE]: "ingest",
+  [DIAGNOSIS_SERVICE]: "read",
+  "grpc.health.v1.Health": "open",
+  "grpc.reflection.v1.ServerReflection": "open",
+  "grpc.reflection.v1alpha.ServerReflection": "open",
+};
+// Connection limits. 100 streams is the least RFC 9113 recommends; idle connections are closed after 5 minutes
+// (clients reconnect on their own); a ping every 2 minutes finds peers that vanished without closing.
+const LIMITS = {
+  "grpc.max_concurrent_streams": 100,
+  "grpc.max_connection_idle_ms": 5 * 60_000,
+  "grpc.keepalive_time_ms": 2 * 60_000,
+  "grpc.keepalive_timeout_ms": 20_000,
+} as const;
 
 export interface ServerOptions {
   address: string;
@@ -24,6 +43,10 @@ export interface ServerOptions {
   reader: ReadStore;
   log: Logger;
   now?: () => number;
+  /** The current auth table; absent = no authentication. */
+  auth?: (() => AuthTable) | undefined;
+  /** Absent = plaintext. */
+  tls?: TlsMaterial | undefined;
 }
 
 export interface RunningServer {
@@ -32,22 +55,39 @@ export interface RunningServer {
   shutdown(graceMs: number): Promise<void>;
 }
 
+/** The grpc-js settings of the server (the benchmark's transport-only server uses them too). */
+export function serverOptions(maxBatch: number) {
+  return {
+    "grpc.max_receive_message_length": maxBatch * MAX_RECORD_BYTES + 64 * 1024,
+    "grpc.max_send_message_length": 64 * 1024 * 1024,
+    ...LIMITS,
+  };
+}
+
 export async function startServer(o: ServerOptions): Promise<RunningServer> {
   const now = o.now ?? Date.now;
   const server = new Server({
-    "grpc.max_receive_message_length": o.maxBatch * MAX_RECORD_BYTES + 64 * 1024,
-    "grpc.max_send_message_length": 64 * 1024 * 1024,
+    ...serverOptions(o.maxBatch),
+    interceptors: [guard({ policy: POLICY, auth: o.auth, log: o.log })],
   });
   server.addService(
-    ingestDefinition,
+    decodeSafely(ingestDefinition),
     ingestService({ store: o.writer, maxBatch: o.maxBatch, retentionDays: o.retentionDays, now, log: o.log }),
   );
-  server.addService(DiagnosisServiceService, diagnosisService({ store: o.reader, rules: o.rules, now, log: o.log }));
+  server.addService(
+    decodeSafely(DiagnosisServiceService),
+    diagnosisService({ store: o.reader, rules: o.rules, now, log: o.log }),
+  );
   const health = new HealthImplementation(Object.fromEntries(["", ...SERVED].map((s) => [s, "SERVING"])));
   health.addToServer(server);
-  addReflection(server, loadImage(), [...SERVED, "grpc.health.v1.Health"]);
+  addReflection(server, loadImage(), [
+    ...SERVED,
+    "grpc.health.v1.Health",
+    "grpc.reflection.v1.ServerReflection",
+    "grpc.reflection.v1alpha.ServerReflection",
+  ]);
   const port = await new Promise<number>((resolve, reject) =>
-    server.bindAsync(o.address, ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p))),
+    server.bindAsync(o.address, serverCredentials(o.tls), (err, p) => (err ? reject(err) : resolve(p))),
   );
   return {
     port,

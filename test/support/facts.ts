@@ -2,8 +2,7 @@ import type { HostFacts, Misdirected, OwnTraffic, Window } from "../../src/domai
 import { type Fetch, MISDIRECTED } from "../../src/domain/fetch.js";
 import { ConnKind } from "../../src/domain/fetch-kind.js";
 import { type FetchRecordInput, validateRecord } from "../../src/domain/validate.js";
-
-const HOUR_MS = 3_600_000;
+import { HOUR_MS } from "../../src/domain/window.js";
 
 /**
  * HostFacts of one host, built in memory the way the store fills them, so classifier tests need no database.

@@ -34,7 +34,11 @@ export async function startTestServer(env: Record<string, string> = {}, dir = te
     CRAWLDIAG_SHUTDOWN_GRACE_MS: "2000",
     ...env,
   });
-  const app: App = await startApp(config, createLogger("off"));
+  // Start-up notices would clutter the test output; errors still show.
+  const quiet = createLogger("off", (line) => {
+    if (line.includes('"level":"error"')) process.stderr.write(line);
+  });
+  const app: App = await startApp(config, quiet);
   const clients = connect(app.port);
   const stop = async () => {
     clients.closeAll();

@@ -1,0 +1,90 @@
+import type { IncomingMessage, ServerResponse } from "node:http";
+import { createSecureServer, type Http2ServerRequest, type Http2ServerResponse } from "node:http2";
+import { createServer as h1Server } from "node:https";
+import type { Socket } from "node:net";
+import { createSecureContext, type TLSSocket } from "node:tls";
+import type { TestPki } from "./certs-e2e.js";
+
+/** Whether a server serves `hostname` (the :authority or Host, without port) on a connection opened for `sni`. */
+export type Serves = (hostname: string, sni: string | undefined) => boolean;
+
+/** Caddy strict_sni_host, Apache AH02032: only the name the connection's SNI selected, 421 for any other. */
+export const strictSni =
+  (...names: string[]): Serves =>
+  (hostname, sni) =>
+    hostname === sni && names.includes(hostname);
+
+/** Plain virtual hosts chosen by the Host header: a name without one gets 421 on any connection. */
+export const vhosts =
+  (...names: string[]): Serves =>
+  (hostname) =>
+    names.includes(hostname);
+
+export interface Seen {
+  sni: string | undefined;
+  authority: string;
+  protocol: string;
+  status: number;
+}
+
+export interface TlsTestServer {
+  address: string;
+  port: number;
+  /** Every request the server answered, in order. */
+  seen: Seen[];
+  close(): Promise<void>;
+}
+
+export interface TlsServerOptions {
+  address: string;
+  /** 0 (default) picks a free port. */
+  port?: number;
+  pki: TestPki;
+  serves: Serves;
+  /** Offers no ALPN, so clients fall back to HTTP/1.1. */
+  http1Only?: boolean;
+}
+
+/**
+ * A real TLS server on a loopback address: HTTP/2 (and HTTP/1.1 for clients without h2), the *.crawl.test
+ * certificate, or *.other.test for SNI names under other.test. Answers 200 when `serves` says so, else 421.
+ */
+export async function startTlsServer(o: TlsServerOptions): Promise<TlsTestServer> {
+  const seen: Seen[] = [];
+  const other = createSecureContext(o.pki.other);
+  const tls = {
+    ...o.pki.crawl,
+    SNICallback: (name: string, cb: (err: Error | null, ctx?: ReturnType<typeof createSecureContext>) => void) =>
+      cb(null, name.endsWith(".other.test") ? other : undefined),
+  };
+  const handler = (req: IncomingMessage | Http2ServerRequest, res: ServerResponse | Http2ServerResponse) => {
+    const authority = String(req.headers[":authority"] ?? req.headers.host ?? "");
+    const sni = (req.socket as TLSSocket).servername || undefined;
+    const status = o.serves(authority.replace(/:\d+$/, ""), sni) ? 200 : 421;
+    seen.push({ sni, authority, protocol: req.httpVersion, status });
+    res.writeHead(status, { server: "e2e-caddy/2.8 (test)", "content-type": "text/plain" });
+    res.end(status === 200 ? "ok\n" : "misdirected\n");
+  };
+  const server = o.http1Only ? h1Server(tls, handler) : createSecureServer({ ...tls, allowHTTP1: true }, handler);
+  const sockets = new Set<Socket>();
+  server.on("secureConnection", (s: Socket) => {
+    sockets.add(s);
+    s.on("close", () => sockets.delete(s));
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(o.port ?? 0, o.address, () => resolve());
+  });
+  const address = server.address();
+  if (address === null || typeof address === "string") throw new Error("server has no TCP address");
+  return {
+    address: o.address,
+    port: address.port,
+    seen,
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const s of sockets) s.destroy();
+        server.close(() => resolve());
+      }),
+  };
+}
