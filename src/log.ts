@@ -7,7 +7,10 @@ export interface Logger {
   error(msg: string, fields?: Record<string, unknown>): void;
 }
 
-export function createLogger(level: "info" | "off", out: (line: string) => void = (l) => process.stderr.write(l)): Logger {
+export function createLogger(
+  level: "info" | "off",
+  out: (line: string) => void = (l) => process.stderr.write(l),
+): Logger {
   const write = (lvl: string, msg: string, fields?: Record<string, unknown>) =>
     out(`${JSON.stringify({ time: new Date().toISOString(), level: lvl, msg, ...fields })}\n`);
   return {

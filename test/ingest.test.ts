@@ -14,8 +14,7 @@ test.after(async () => s.close());
 
 const send = (records: FetchRecord[], id = requestId()) =>
   call(s.ingest.recordFetches, s.ingest, { requestId: id, records });
-const stats = (host: string) =>
-  call(s.diagnosis.getHostStats, s.diagnosis, { host, window: undefined, bucket: 0 });
+const stats = (host: string) => call(s.diagnosis.getHostStats, s.diagnosis, { host, window: undefined, bucket: 0 });
 
 /** Sends one bad record between two good ones and returns the single rejection. */
 async function rejectionOf(bad: FetchRecord) {
@@ -54,9 +53,21 @@ const cases: [string, FetchRecord, string][] = [
   ["a server_software of 65 characters", record({ serverSoftware: "s".repeat(65) }), "server_software"],
   ["a connection_id with a space", record({ connection: { connectionId: "c 1" } }), "connection.connection_id"],
   ["an SNI that is not a name", record({ connection: { tlsServerName: "bad name!" } }), "connection.tls_server_name"],
-  ["a remote address that is a name", record({ connection: { remoteAddress: "example.com" } }), "connection.remote_address"],
-  ["a remote address out of range", record({ connection: { remoteAddress: "256.1.1.1" } }), "connection.remote_address"],
-  ["a 31-byte certificate digest", record({ connection: { certificateSha256: Buffer.alloc(31) } }), "connection.certificate_sha256"],
+  [
+    "a remote address that is a name",
+    record({ connection: { remoteAddress: "example.com" } }),
+    "connection.remote_address",
+  ],
+  [
+    "a remote address out of range",
+    record({ connection: { remoteAddress: "256.1.1.1" } }),
+    "connection.remote_address",
+  ],
+  [
+    "a 31-byte certificate digest",
+    record({ connection: { certificateSha256: Buffer.alloc(31) } }),
+    "connection.certificate_sha256",
+  ],
 ];
 
 for (const [what, bad, field] of cases) {
@@ -81,7 +92,11 @@ test("boundary values are accepted: 128-char fetch_id, 64-char crawler, 2048-cha
 });
 
 test("a rejection carries the record's index and fetch_id, in record order", async () => {
-  const res = await send([record({ fetchId: "bad-0", statusCode: 1 }), record(), record({ fetchId: "bad-2", url: "" })]);
+  const res = await send([
+    record({ fetchId: "bad-0", statusCode: 1 }),
+    record(),
+    record({ fetchId: "bad-2", url: "" }),
+  ]);
   assert.equal(
     res.rejections.map((r) => [r.index, r.fetchId, r.field]),
     [
@@ -92,9 +107,16 @@ test("a rejection carries the record's index and fetch_id, in record order", asy
 });
 
 test("a fetch_id repeated in one batch is rejected the second time only", async () => {
-  const res = await send([record({ fetchId: "dup" }), record({ fetchId: "dup" }), record({ fetchId: "dup", crawler: "other" })]);
+  const res = await send([
+    record({ fetchId: "dup" }),
+    record({ fetchId: "dup" }),
+    record({ fetchId: "dup", crawler: "other" }),
+  ]);
   assert.is(res.acceptedCount, 2, "the same fetch_id of another crawler is a different fetch");
-  assert.equal(res.rejections.map((r) => [r.index, r.field]), [[1, "fetch_id"]]);
+  assert.equal(
+    res.rejections.map((r) => [r.index, r.field]),
+    [[1, "fetch_id"]],
+  );
 });
 
 test("a 421 whose fetch_id was stored by an earlier batch is rejected, not counted twice", async () => {
@@ -113,7 +135,11 @@ test("only the first 100 rejections are listed, all are counted", async () => {
   try {
     const res = await call(big.ingest.recordFetches, big.ingest, {
       requestId: requestId(),
-      records: [...bad, ...bad.map((r) => ({ ...r, fetchId: `${r.fetchId}b` })), ...bad.map((r) => ({ ...r, fetchId: `${r.fetchId}c` }))],
+      records: [
+        ...bad,
+        ...bad.map((r) => ({ ...r, fetchId: `${r.fetchId}b` })),
+        ...bad.map((r) => ({ ...r, fetchId: `${r.fetchId}c` })),
+      ],
     });
     assert.is(res.rejectedCount, 150);
     assert.is(res.rejections.length, 100);
@@ -132,7 +158,11 @@ test("a missing or malformed request_id is INVALID_ARGUMENT and stores nothing",
     assert.is(err.code, status.INVALID_ARGUMENT);
     assert.match(err.details, /request_id/);
   }
-  const nf = await callError(s.diagnosis.getHostStats, s.diagnosis, { host: "never.example.com", window: undefined, bucket: 0 });
+  const nf = await callError(s.diagnosis.getHostStats, s.diagnosis, {
+    host: "never.example.com",
+    window: undefined,
+    bucket: 0,
+  });
   assert.is(nf.code, status.NOT_FOUND);
 });
 
@@ -142,7 +172,11 @@ test("more records than the maximum batch is INVALID_ARGUMENT naming records, an
   assert.is(err.code, status.INVALID_ARGUMENT);
   assert.match(err.details, /records/);
   assert.match(err.details, /50/);
-  const nf = await callError(s.diagnosis.getHostStats, s.diagnosis, { host: "toomany.example.com", window: undefined, bucket: 0 });
+  const nf = await callError(s.diagnosis.getHostStats, s.diagnosis, {
+    host: "toomany.example.com",
+    window: undefined,
+    bucket: 0,
+  });
   assert.is(nf.code, status.NOT_FOUND);
 });
 
@@ -153,7 +187,11 @@ test("an empty batch is accepted", async () => {
 
 test("a replayed request_id returns the first result with replayed=true and stores nothing again", async () => {
   const host = "replay.example.com";
-  const records = [record({ url: `https://${host}/a` }), record({ url: `https://${host}/b` }), record({ statusCode: 7 })];
+  const records = [
+    record({ url: `https://${host}/a` }),
+    record({ url: `https://${host}/b` }),
+    record({ statusCode: 7 }),
+  ];
   const id = requestId();
   const first = await send(records, id);
   const second = await send(records, id);

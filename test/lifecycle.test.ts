@@ -26,7 +26,10 @@ test("a restarted server keeps what it stored, at the same schema version", asyn
   const first = await startTestServer({}, dir);
   await call(first.ingest.recordFetches, first.ingest, {
     requestId: "keep-1",
-    records: [record({ url: "https://keep.example.com/" }), record({ url: "https://keep.example.com/", statusCode: 421 })],
+    records: [
+      record({ url: "https://keep.example.com/" }),
+      record({ url: "https://keep.example.com/", statusCode: 421 }),
+    ],
   });
   await first.stop();
   const db = new Database(join(dir, "crawldiag.db"), { readonly: true });
@@ -34,7 +37,11 @@ test("a restarted server keeps what it stored, at the same schema version", asyn
   db.close();
   const second = await startTestServer({}, dir);
   try {
-    const st = await call(second.diagnosis.getHostStats, second.diagnosis, { host: "keep.example.com", window: undefined, bucket: 0 });
+    const st = await call(second.diagnosis.getHostStats, second.diagnosis, {
+      host: "keep.example.com",
+      window: undefined,
+      bucket: 0,
+    });
     assert.equal([st.fetchCount, st.misdirectedCount], [2, 1]);
     const replay = await call(second.ingest.recordFetches, second.ingest, {
       requestId: "keep-1",
@@ -75,7 +82,11 @@ test("SIGTERM lets in-flight batches finish: every acknowledged batch is stored,
   assert.match(server.stderr(), /"msg":"stopped"/);
   const again = await startTestServer({}, dir);
   try {
-    const st = await call(again.diagnosis.getHostStats, again.diagnosis, { host: "drain.example.com", window: undefined, bucket: 0 }).catch(() => ({ fetchCount: 0 }));
+    const st = await call(again.diagnosis.getHostStats, again.diagnosis, {
+      host: "drain.example.com",
+      window: undefined,
+      bucket: 0,
+    }).catch(() => ({ fetchCount: 0 }));
     assert.is(st.fetchCount, acknowledged);
   } finally {
     await again.close();

@@ -31,7 +31,11 @@ test("no part of a URL but its origin reaches the database, its WAL, or the logs
     const res = await call(c.ingest.recordFetches, c.ingest, { requestId: requestId(), records });
     assert.is(res.acceptedCount, urls.length * 3);
     assert.not.match(JSON.stringify(res), CANARY);
-    const st = await call(c.diagnosis.getHostStats, c.diagnosis, { host: "priv.example.com", window: undefined, bucket: 0 });
+    const st = await call(c.diagnosis.getHostStats, c.diagnosis, {
+      host: "priv.example.com",
+      window: undefined,
+      bucket: 0,
+    });
     assert.is(st.fetchCount, 12);
   } finally {
     c.closeAll();

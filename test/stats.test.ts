@@ -23,15 +23,24 @@ test.before(async () => {
       record({ url, fetchedAt: at(1, 55), statusCode: 421 }),
       record({ url, fetchedAt: at(2, 0), statusCode: 404, protocol: HttpProtocol.HTTP_PROTOCOL_HTTP1 }),
       record({ url, fetchedAt: at(26, 0), statusCode: 421, protocol: HttpProtocol.HTTP_PROTOCOL_HTTP3 }),
-      record({ url, fetchedAt: at(26, 30), statusCode: 200, protocol: HttpProtocol.HTTP_PROTOCOL_UNSPECIFIED, connection: null }),
+      record({
+        url,
+        fetchedAt: at(26, 30),
+        statusCode: 200,
+        protocol: HttpProtocol.HTTP_PROTOCOL_UNSPECIFIED,
+        connection: null,
+      }),
       record({ url: "https://other.example.com/", fetchedAt: at(1) }),
     ],
   });
 });
 test.after(async () => s.close());
 
-const stats = (host: string, bucket = StatsBucket.STATS_BUCKET_UNSPECIFIED, window?: { startTime: Date | undefined; endTime: Date | undefined }) =>
-  call(s.diagnosis.getHostStats, s.diagnosis, { host, window, bucket });
+const stats = (
+  host: string,
+  bucket = StatsBucket.STATS_BUCKET_UNSPECIFIED,
+  window?: { startTime: Date | undefined; endTime: Date | undefined },
+) => call(s.diagnosis.getHostStats, s.diagnosis, { host, window, bucket });
 
 test("GetHostStats counts fetches, 421s, statuses and protocols of the host", async () => {
   const r = await stats("stats.example.com");
@@ -73,7 +82,10 @@ test("hour buckets split the same figures per UTC hour", async () => {
 
 test("the host is normalised: case, trailing dot and IDNA", async () => {
   assert.is((await stats("STATS.Example.COM.")).fetchCount, 5);
-  await call(s.ingest.recordFetches, s.ingest, { requestId: requestId(), records: [record({ url: "https://Bücher.example/" })] });
+  await call(s.ingest.recordFetches, s.ingest, {
+    requestId: requestId(),
+    records: [record({ url: "https://Bücher.example/" })],
+  });
   assert.is((await stats("xn--bcher-kva.example")).fetchCount, 1);
   assert.is((await stats("bücher.example")).host, "xn--bcher-kva.example");
 });
@@ -103,7 +115,16 @@ test("a known host with nothing in the window returns zeros", async () => {
 });
 
 test("a host never seen is NOT_FOUND, a malformed one INVALID_ARGUMENT", async () => {
-  assert.is((await callError(s.diagnosis.getHostStats, s.diagnosis, { host: "nobody.example.com", window: undefined, bucket: 0 })).code, status.NOT_FOUND);
+  assert.is(
+    (
+      await callError(s.diagnosis.getHostStats, s.diagnosis, {
+        host: "nobody.example.com",
+        window: undefined,
+        bucket: 0,
+      })
+    ).code,
+    status.NOT_FOUND,
+  );
   for (const host of ["", "bad host", "a..b"]) {
     const err = await callError(s.diagnosis.getHostStats, s.diagnosis, { host, window: undefined, bucket: 0 });
     assert.is(err.code, status.INVALID_ARGUMENT);
@@ -122,7 +143,11 @@ test("a window whose start is not before its end is INVALID_ARGUMENT", async () 
 });
 
 test("an unknown bucket value is INVALID_ARGUMENT", async () => {
-  const err = await callError(s.diagnosis.getHostStats, s.diagnosis, { host: "stats.example.com", window: undefined, bucket: 7 });
+  const err = await callError(s.diagnosis.getHostStats, s.diagnosis, {
+    host: "stats.example.com",
+    window: undefined,
+    bucket: 7,
+  });
   assert.is(err.code, status.INVALID_ARGUMENT);
   assert.match(err.details, /bucket/);
 });

@@ -1,5 +1,5 @@
-import { Artifact } from "./fetch-kind.js";
 import { invalidArgument } from "./errors.js";
+import { Artifact } from "./fetch-kind.js";
 import { compareKeys, decodeToken, encodeToken, fingerprint, pageSize, takePage } from "./page-token.js";
 import type { ReadStore } from "./read-store.js";
 import { resolveWindow, type WindowInput } from "./window.js";

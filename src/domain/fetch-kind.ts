@@ -11,7 +11,13 @@ export const ConnKind = { OWN: 1, COALESCED: 2, SNI_NOT_REPORTED: 3, CLIENT_ARTI
 export type ConnKind = (typeof ConnKind)[keyof typeof ConnKind];
 
 /** Why a 421 is a client artifact; the numbers are the proto enum CrawlerAlertReason's. */
-export const Artifact = { NONE: 0, NO_SNI: 1, IP_LITERAL_SNI: 2, HTTP1_CROSS_HOST: 3, CERTIFICATE_MISMATCH: 4 } as const;
+export const Artifact = {
+  NONE: 0,
+  NO_SNI: 1,
+  IP_LITERAL_SNI: 2,
+  HTTP1_CROSS_HOST: 3,
+  CERTIFICATE_MISMATCH: 4,
+} as const;
 export type Artifact = (typeof Artifact)[keyof typeof Artifact];
 
 export interface ConnectionFacts {

@@ -52,7 +52,10 @@ export function ingest(store: IngestStore, req: IngestRequest, digest: Uint8Arra
     throw invalidArgument("request_id", "required: 1-64 characters of A-Z a-z 0-9 _ -");
   }
   if (req.records.length > limits.maxBatch) {
-    throw invalidArgument("records", `${req.records.length} records, more than the maximum batch of ${limits.maxBatch}`);
+    throw invalidArgument(
+      "records",
+      `${req.records.length} records, more than the maximum batch of ${limits.maxBatch}`,
+    );
   }
   const prior = store.findRequest(req.requestId);
   if (prior !== undefined) {

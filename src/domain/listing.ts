@@ -28,7 +28,13 @@ export interface ListQuery {
   pageToken: string;
 }
 
-export function hostDiagnosis(store: ReadStore, raw: string, window: WindowInput | undefined, nowMs: number, t: Thresholds) {
+export function hostDiagnosis(
+  store: ReadStore,
+  raw: string,
+  window: WindowInput | undefined,
+  nowMs: number,
+  t: Thresholds,
+) {
   const w = resolveWindow(window, nowMs, t.defaultWindowDays);
   const { host, hostId } = knownHost(store, raw);
   return diagnose(store.hostFacts(hostId, host, w), t);

@@ -1,6 +1,6 @@
 import { createHash } from "node:crypto";
-import { invalidArgument } from "./errors.js";
 import type { Window } from "./diagnosis.js";
+import { invalidArgument } from "./errors.js";
 
 /** Paging state: the filters' fingerprint, the window resolved on the first page, and the last key returned. */
 export interface PageState {
@@ -37,7 +37,8 @@ export function decodeToken(token: string, filters: string): PageState {
   ) {
     throw invalidArgument("page_token", "not a token this service issued");
   }
-  if (parsed[1] !== filters) throw invalidArgument("page_token", "was issued for other filters; start again without it");
+  if (parsed[1] !== filters)
+    throw invalidArgument("page_token", "was issued for other filters; start again without it");
   return { filters, window: { startMs: parsed[2], endMs: parsed[3] }, after: parsed[4] };
 }
 

@@ -1,6 +1,6 @@
-import { canonicalIp, normaliseHostname, parseOrigin } from "./host.js";
 import type { Fetch, Rejection } from "./fetch.js";
 import { classifyConnection } from "./fetch-kind.js";
+import { canonicalIp, normaliseHostname, parseOrigin } from "./host.js";
 
 // Structural mirrors of the generated FetchRecord/ConnectionInfo, so the transport hands them over without copying.
 export interface ConnectionInput {
@@ -55,7 +55,8 @@ export function validateRecord(r: FetchRecordInput, index: number, t: TimeBounds
 }
 
 function check(r: FetchRecordInput, index: number, t: TimeBounds): Fetch | Invalid {
-  if (!FETCH_ID.test(r.fetchId)) return new Invalid("fetch_id", "required: 1-128 printable ASCII characters, no spaces");
+  if (!FETCH_ID.test(r.fetchId))
+    return new Invalid("fetch_id", "required: 1-128 printable ASCII characters, no spaces");
   if (!CRAWLER.test(r.crawler)) return new Invalid("crawler", "required: 1-64 characters of A-Z a-z 0-9 . _ : / -");
   if (t.crawlerAllowed?.(r.crawler) === false) return new Invalid("crawler", "this client may not write this crawler");
   if (r.url.length === 0) return new Invalid("url", "required: an absolute http or https URL");
@@ -73,7 +74,8 @@ function check(r: FetchRecordInput, index: number, t: TimeBounds): Fetch | Inval
     return new Invalid("protocol", "unknown HttpProtocol value");
   }
   if (r.retryOf !== "") {
-    if (!FETCH_ID.test(r.retryOf)) return new Invalid("retry_of", "must be a fetch_id: 1-128 printable ASCII, no spaces");
+    if (!FETCH_ID.test(r.retryOf))
+      return new Invalid("retry_of", "must be a fetch_id: 1-128 printable ASCII, no spaces");
     if (r.retryOf === r.fetchId) return new Invalid("retry_of", "a fetch cannot retry itself");
   }
   if (!SERVER_SOFTWARE.test(r.serverSoftware)) {
@@ -88,7 +90,8 @@ function check(r: FetchRecordInput, index: number, t: TimeBounds): Fetch | Inval
     }
     if (c.tlsServerName !== undefined && c.tlsServerName !== "") {
       sni = normaliseHostname(c.tlsServerName);
-      if (sni === undefined) return new Invalid("connection.tls_server_name", "must be empty, a DNS name or an IP address");
+      if (sni === undefined)
+        return new Invalid("connection.tls_server_name", "must be empty, a DNS name or an IP address");
     } else {
       sni = c.tlsServerName;
     }

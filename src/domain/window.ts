@@ -14,7 +14,12 @@ export interface WindowInput {
  * Figures are kept per hour, so the window is widened to whole UTC hours: every answer then covers exactly the
  * hours it names, and a default window gives the same answer for the whole hour.
  */
-export function resolveWindow(w: WindowInput | undefined, nowMs: number, defaultDays: number, field = "window"): Window {
+export function resolveWindow(
+  w: WindowInput | undefined,
+  nowMs: number,
+  defaultDays: number,
+  field = "window",
+): Window {
   const end = w?.endTime?.getTime() ?? nowMs;
   const start = w?.startTime?.getTime() ?? end - defaultDays * DAY_MS;
   if (Number.isNaN(start) || Number.isNaN(end)) throw invalidArgument(field, "not a valid timestamp");

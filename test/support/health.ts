@@ -1,5 +1,5 @@
-import { type Client, Metadata } from "@grpc/grpc-js";
 import { BinaryReader, BinaryWriter } from "@bufbuild/protobuf/wire";
+import { type Client, Metadata } from "@grpc/grpc-js";
 
 /** grpc.health.v1 status names, by enum number. */
 const STATUS = ["UNKNOWN", "SERVING", "NOT_SERVING", "SERVICE_UNKNOWN"];
