@@ -141,11 +141,12 @@ test("page_size 0 means 50", async () => {
 
 test("a negative page_size, an unknown kind, and a bad host_suffix are INVALID_ARGUMENT", async () => {
   const base = { window: JUNE, kinds: [], hostSuffix: "", includeResolved: false, pageSize: 0, pageToken: "" };
-  for (const [req, field] of [
+  const cases: [ListHostDiagnosesRequest, string][] = [
     [{ ...base, pageSize: -1 }, "page_size"],
     [{ ...base, kinds: [42 as K] }, "kinds"],
     [{ ...base, hostSuffix: "bad suffix" }, "host_suffix"],
-  ] as const) {
+  ];
+  for (const [req, field] of cases) {
     const err = await callError(s.diagnosis.listHostDiagnoses, s.diagnosis, req);
     assert.is(err.code, status.INVALID_ARGUMENT);
     assert.match(err.details, field);

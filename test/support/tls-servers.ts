@@ -1,5 +1,10 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
-import { createSecureServer, type Http2ServerRequest, type Http2ServerResponse } from "node:http2";
+import {
+  createSecureServer,
+  type Http2ServerRequest,
+  type Http2ServerResponse,
+  type ServerHttp2Session,
+} from "node:http2";
 import { createServer as h1Server } from "node:https";
 import type { Socket } from "node:net";
 import { createSecureContext, type TLSSocket } from "node:tls";
@@ -43,6 +48,8 @@ export interface TlsServerOptions {
   serves: Serves;
   /** Offers no ALPN, so clients fall back to HTTP/1.1. */
   http1Only?: boolean;
+  /** Origins to list in an ORIGIN frame (RFC 8336) on every HTTP/2 connection, given the port listened on. */
+  origins?: (port: number) => string[];
 }
 
 /**
@@ -77,6 +84,8 @@ export async function startTlsServer(o: TlsServerOptions): Promise<TlsTestServer
   });
   const address = server.address();
   if (address === null || typeof address === "string") throw new Error("server has no TCP address");
+  const origins = o.origins?.(address.port);
+  if (origins !== undefined) server.on("session", (session: ServerHttp2Session) => session.origin(...origins));
   return {
     address: o.address,
     port: address.port,

@@ -1,0 +1,107 @@
+#!/usr/bin/env node
+import type { ServiceError } from "@grpc/grpc-js";
+import { status } from "@grpc/grpc-js";
+import { Command, InvalidArgumentError, Option } from "commander";
+import { DEFAULT_ADDRESS } from "../client/channel.js";
+import { alerts } from "./alerts.js";
+import { host } from "./host.js";
+import { importFile } from "./import.js";
+import { probeCommand } from "./probe-command.js";
+import { report } from "./report.js";
+import { serve } from "./serve.js";
+
+const io = { out: process.stdout, err: process.stderr };
+
+const whole = (min: number) => (raw: string) => {
+  const n = Number(raw);
+  if (!/^[0-9]+$/.test(raw) || n < min) throw new InvalidArgumentError(`expected a whole number >= ${min}`);
+  return n;
+};
+
+// The server address of the client commands defaults to the one `serve` listens on.
+const address = () =>
+  new Option("--address <host:port>", "crawldiag server").env("CRAWLDIAG_ADDRESS").default(DEFAULT_ADDRESS);
+// A token on the command line shows in `ps`; the environment variable is the safer way to pass it.
+const token = () => new Option("--token <token>", "bearer token for the server").env("CRAWLDIAG_TOKEN");
+
+const program = new Command("crawldiag")
+  .description("Diagnose recurring HTTP 421 Misdirected Request answers seen by crawler fleets.")
+  .showHelpAfterError()
+  .exitOverride((err) => process.exit(err.exitCode === 0 ? 0 : 2));
+
+program
+  .command("serve")
+  .description("run the crawldiag gRPC service (configured by CRAWLDIAG_* environment variables)")
+  .action(serve);
+
+program
+  .command("report")
+  .description("list the hosts with recurring 421s, most severe first")
+  .addOption(address())
+  .addOption(token())
+  .option("--suffix <domain>", "only this host and its subdomains")
+  .option("--kind <kind...>", "only these kinds (virtual-host, edge-routing, connection-coalescing, mixed, ...)")
+  .option("--include-resolved", "also list problems that have stopped")
+  .option("--json", "one JSON object (proto3 JSON) per line")
+  .action((flags) => report(flags));
+
+program
+  .command("host")
+  .description("one host's diagnosis with its evidence, summary and remediation")
+  .argument("<name>", "host, as in a URL (example.com, example.com:8443)")
+  .addOption(address())
+  .addOption(token())
+  .option("--json", "the diagnosis as one JSON object")
+  .action((name: string, flags) => host(name, flags));
+
+program
+  .command("alerts")
+  .description("421s caused by how crawlers connected, per crawler and reason")
+  .addOption(address())
+  .addOption(token())
+  .option("--crawler <id>", "only this crawler")
+  .option("--json", "one JSON object per line")
+  .action((flags) => alerts(flags));
+
+program
+  .command("import")
+  .description("send FetchRecords from a file (proto3 JSON, one per line); resumable, never counted twice")
+  .argument("<file>", "NDJSON file")
+  .addOption(address())
+  .addOption(token())
+  .option("--batch-size <lines>", "lines per batch", whole(1), 500)
+  .option("--checkpoint <file>", "checkpoint file (default: <file>.checkpoint)")
+  .option("--crawler <id>", "crawler id for records without one")
+  .action(async (file: string, flags) => {
+    process.exitCode = await importFile(file, flags, io);
+  });
+
+program
+  .command("probe")
+  .description("fetch URLs over HTTPS like a browser pools connections, and show what a crawler can observe")
+  .argument("<url...>", "https URLs")
+  .option("--report <host:port>", "send the records to this crawldiag server")
+  .addOption(token())
+  .option("--repeat <n>", "fetch the list this many times, on fresh connections each time", whole(1), 1)
+  .option("--crawler <id>", "crawler id of the records", "crawldiag-probe")
+  .option("--concurrency <n>", "fetches at once", whole(1), 4)
+  .option("--timeout <ms>", "longest wait for a connection or an answer", whole(1), 10_000)
+  .option("--ca <file>", "also trust this CA certificate (PEM)")
+  .option("--resolve <name:address...>", "use these addresses for a name instead of DNS (name:addr[,addr])")
+  .option("--json", "the FetchRecords as JSON lines (ready for `import`)")
+  .action(async (urls: string[], flags) => {
+    process.exitCode = await probeCommand(urls, flags, io);
+  });
+
+program.parseAsync().catch((e: unknown) => {
+  process.stderr.write(`crawldiag: ${describe(e)}\n`);
+  process.exit(1);
+});
+
+function describe(e: unknown): string {
+  const err = e as Partial<ServiceError>;
+  if (typeof err.code === "number" && typeof err.details === "string") {
+    return `${status[err.code] ?? err.code}: ${err.details}`;
+  }
+  return e instanceof Error ? e.message : String(e);
+}
