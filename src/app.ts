@@ -1,10 +1,9 @@
 import { type Config, loadAuthFile } from "./config.js";
 import { startServer } from "./grpc/server.js";
 import type { Logger } from "./log.js";
+import { ReadPool } from "./read-pool.js";
 import { openDb } from "./store/db.js";
-import { Reader } from "./store/reader.js";
-import { purge } from "./store/retention.js";
-import { Writer } from "./store/writer.js";
+import { WriteQueue } from "./write-queue.js";
 
 const PURGE_EVERY_MS = 3_600_000;
 
@@ -17,12 +16,24 @@ export interface App {
 
 /** Opens the store, purges old data, and serves until close(). */
 export async function startApp(config: Config, log: Logger, now: () => number = Date.now): Promise<App> {
-  const db = openDb(config.dbPath, { sync: config.sync });
-  const runPurge = () => {
-    const removed = purge(db, now(), config.retentionDays);
-    log.notice("purged", removed);
-  };
-  runPurge();
+  // Brings the schema up to date before the workers open their own connections: one writes, one answers queries.
+  openDb(config.dbPath, { sync: config.sync }).close();
+  const [writes, reads] = await Promise.all([
+    WriteQueue.start(
+      {
+        dbPath: config.dbPath,
+        sync: config.sync,
+        maxBatch: config.maxBatch,
+        retentionDays: config.retentionDays,
+        maxBytes: config.maxDbMb * 1024 * 1024,
+      },
+      config.queueRecords,
+      log,
+    ),
+    ReadPool.start({ dbPath: config.dbPath, sync: config.sync, cacheMb: 16, rules: config.rules }, log),
+  ]);
+  const runPurge = async () => log.notice("purged", { ...(await writes.purge(now())) });
+  await runPurge();
   const timer = setInterval(runPurge, PURGE_EVERY_MS);
   timer.unref();
   // Calls read the table through this holder, so a reload swaps it for every later call at once.
@@ -32,10 +43,8 @@ export async function startApp(config: Config, log: Logger, now: () => number = 
     tls: config.tls,
     address: config.address,
     maxBatch: config.maxBatch,
-    retentionDays: config.retentionDays,
-    rules: config.rules,
-    writer: new Writer(db),
-    reader: new Reader(db),
+    writer: writes,
+    queries: reads,
     log,
     now,
   });
@@ -54,19 +63,19 @@ export async function startApp(config: Config, log: Logger, now: () => number = 
       closing ??= (async () => {
         clearInterval(timer);
         await server.shutdown(config.shutdownGraceMs);
-        db.close();
+        await Promise.all([writes.close(), reads.close()]);
         log.notice("stopped");
       })();
       return closing;
     },
     reloadAuth: () => {
       if (auth === undefined) {
-        log.info("no auth file to reload");
+        log.notice("no auth file to reload");
         return;
       }
       try {
         auth.table = loadAuthFile(auth.file);
-        log.info("auth file reloaded", { clients: auth.table.size });
+        log.notice("auth file reloaded", { clients: auth.table.size });
       } catch (e) {
         log.error("auth file not reloaded; the previous one stays in force", { error: (e as Error).message });
       }

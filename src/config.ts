@@ -19,6 +19,10 @@ export interface Config {
   sync: "FULL" | "NORMAL";
   /** Longest wait for in-flight calls at shutdown. */
   shutdownGraceMs: number;
+  /** Most records waiting for their commit; a batch that does not fit is refused with UNAVAILABLE. */
+  queueRecords: number;
+  /** Storage quota (database and WAL) in MiB, 0 for none; past it ingest answers RESOURCE_EXHAUSTED. */
+  maxDbMb: number;
   /** "info" writes one JSON line per call to stderr; "off" writes only start-up, shutdown and errors. */
   log: "info" | "off";
   /** The classifier's judgement thresholds. */
@@ -36,6 +40,8 @@ export const DEFAULTS = {
   CRAWLDIAG_MAX_BATCH: "5000",
   CRAWLDIAG_SYNC: "FULL",
   CRAWLDIAG_SHUTDOWN_GRACE_MS: "10000",
+  CRAWLDIAG_QUEUE_RECORDS: "20000",
+  CRAWLDIAG_MAX_DB_MB: "0",
   CRAWLDIAG_LOG: "info",
   CRAWLDIAG_RULES: "{}",
   CRAWLDIAG_AUTH_FILE: "",
@@ -64,6 +70,8 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): Config {
     maxBatch: integer("CRAWLDIAG_MAX_BATCH", get("CRAWLDIAG_MAX_BATCH"), 1, 100_000),
     sync: oneOf("CRAWLDIAG_SYNC", get("CRAWLDIAG_SYNC").toUpperCase(), ["FULL", "NORMAL"] as const),
     shutdownGraceMs: integer("CRAWLDIAG_SHUTDOWN_GRACE_MS", get("CRAWLDIAG_SHUTDOWN_GRACE_MS"), 0, 600_000),
+    queueRecords: integer("CRAWLDIAG_QUEUE_RECORDS", get("CRAWLDIAG_QUEUE_RECORDS"), 1, 10_000_000),
+    maxDbMb: integer("CRAWLDIAG_MAX_DB_MB", get("CRAWLDIAG_MAX_DB_MB"), 0, 100_000_000),
     log: oneOf("CRAWLDIAG_LOG", get("CRAWLDIAG_LOG").toLowerCase(), ["info", "off"] as const),
     rules: rules(get("CRAWLDIAG_RULES")),
     auth: auth(get("CRAWLDIAG_ADDRESS"), get("CRAWLDIAG_AUTH_FILE"), get("CRAWLDIAG_ALLOW_UNAUTHENTICATED")),

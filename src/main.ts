@@ -1,35 +1,6 @@
-import { startApp } from "./app.js";
-import { ConfigError, readConfig } from "./config.js";
-import { createLogger } from "./log.js";
+import { serve } from "./serve.js";
 
-async function main(): Promise<void> {
-  let config: ReturnType<typeof readConfig>;
-  try {
-    config = readConfig();
-  } catch (e) {
-    if (!(e instanceof ConfigError)) throw e;
-    process.stderr.write(`crawldiag: configuration error: ${e.message}\n`);
-    process.exit(2);
-  }
-  const log = createLogger(config.log);
-  const app = await startApp(config, log);
-  const stop = (signal: string) => {
-    log.notice("shutting down", { signal });
-    app.close().then(
-      () => process.exit(0),
-      (err) => {
-        log.error("shutdown failed", { error: String(err) });
-        process.exit(1);
-      },
-    );
-  };
-  process.once("SIGTERM", () => stop("SIGTERM"));
-  process.once("SIGINT", () => stop("SIGINT"));
-  // Token rotation without a restart; a listener also keeps SIGHUP from ending the process.
-  process.on("SIGHUP", () => app.reloadAuth());
-}
-
-main().catch((err) => {
+serve().catch((err) => {
   process.stderr.write(`crawldiag: failed to start: ${err instanceof Error ? err.message : String(err)}\n`);
   process.exit(1);
 });

@@ -3,12 +3,12 @@ import type { ServiceError } from "@grpc/grpc-js";
 import { status } from "@grpc/grpc-js";
 import { Command, InvalidArgumentError, Option } from "commander";
 import { DEFAULT_ADDRESS } from "../client/channel.js";
+import { serve } from "../serve.js";
 import { alerts } from "./alerts.js";
 import { host } from "./host.js";
 import { importFile } from "./import.js";
 import { probeCommand } from "./probe-command.js";
 import { report } from "./report.js";
-import { serve } from "./serve.js";
 
 const io = { out: process.stdout, err: process.stderr };
 

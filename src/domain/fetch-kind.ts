@@ -1,4 +1,4 @@
-import { isIP } from "node:net";
+import { ipFamily } from "./host.js";
 
 /** Protocol numbers, as in the proto enum HttpProtocol. */
 export const Protocol = { UNSPECIFIED: 0, HTTP1: 1, HTTP2: 2, HTTP3: 3 } as const;
@@ -32,7 +32,7 @@ export interface ConnectionFacts {
 export function classifyConnection(f: ConnectionFacts): { kind: ConnKind; artifact: Artifact } {
   if (f.sni === undefined) return { kind: ConnKind.SNI_NOT_REPORTED, artifact: Artifact.NONE };
   if (f.sni === "") return { kind: ConnKind.CLIENT_ARTIFACT, artifact: Artifact.NO_SNI };
-  if (isIP(f.sni) !== 0) return { kind: ConnKind.CLIENT_ARTIFACT, artifact: Artifact.IP_LITERAL_SNI };
+  if (ipFamily(f.sni) !== 0) return { kind: ConnKind.CLIENT_ARTIFACT, artifact: Artifact.IP_LITERAL_SNI };
   if (f.sni === f.hostname) return { kind: ConnKind.OWN, artifact: Artifact.NONE };
   if (f.protocol === Protocol.HTTP1) return { kind: ConnKind.CLIENT_ARTIFACT, artifact: Artifact.HTTP1_CROSS_HOST };
   if (f.protocol === Protocol.HTTP2 || f.protocol === Protocol.HTTP3) {

@@ -1,5 +1,6 @@
 import { isIP } from "node:net";
 import { domainToASCII } from "node:url";
+import { memo } from "./memo.js";
 
 const DEFAULT_PORTS: Record<string, string> = { http: "80", https: "443" };
 // LDH labels, plus "_" which real DNS names carry (DNS allows it; only the hostname syntax does not).
@@ -20,11 +21,16 @@ export function isDnsName(name: string): boolean {
   return labels.every((label) => LABEL.test(label)) && !/^[0-9]+$/.test(labels[labels.length - 1] ?? "");
 }
 
+/** isIP of node:net, remembered: it runs a large regular expression. */
+export const ipFamily = memo(isIP);
+
 /**
  * Normalises a hostname: lower case, IDNA A-label, no trailing dot. IP literals (IPv6 with or without brackets)
  * come back in canonical form. Returns undefined when it is neither a DNS name nor an IP literal.
  */
-export function normaliseHostname(raw: string): string | undefined {
+export const normaliseHostname = memo(normaliseHostnameOnce);
+
+function normaliseHostnameOnce(raw: string): string | undefined {
   if (raw.length === 0 || raw.length > 255) return undefined;
   const bare = raw.startsWith("[") && raw.endsWith("]") ? raw.slice(1, -1) : raw;
   if (isIP(bare) !== 0) return canonicalIp(bare);
@@ -34,7 +40,9 @@ export function normaliseHostname(raw: string): string | undefined {
 }
 
 /** Canonical text of an IP literal (IPv6 compressed, lower case), or undefined. */
-export function canonicalIp(raw: string): string | undefined {
+export const canonicalIp = memo(canonicalIpOnce);
+
+function canonicalIpOnce(raw: string): string | undefined {
   const family = isIP(raw);
   if (family === 4) return raw;
   // isIP accepts a zone id ("fe80::1%eth0"), which names an interface of the sender, not a server, and which
@@ -48,15 +56,49 @@ export function canonicalIp(raw: string): string | undefined {
 // faster than the WHATWG parser, which stays the authority for everything else.
 const SIMPLE = /^(https?):\/\/([a-z0-9.-]+?)\.?(?::([0-9]{1,5}))?(?:[/?#]|$)/;
 
+// Origins of simple URLs by the text before their path: for those, that prefix alone decides the answer. Bounded
+// like memo(); the keys are scheme and authority only, never a path or query.
+const ORIGINS = new Map<string, Origin | string>();
+const MAX_ORIGINS = 10_000;
+
 /** Parses a URL into its origin, or returns a reason it is not acceptable (never echoing the URL). */
 export function parseOrigin(url: string): Origin | string {
+  const prefix = simplePrefix(url);
+  const known = prefix === undefined ? undefined : ORIGINS.get(prefix);
+  if (known !== undefined) return known;
   const simple = SIMPLE.exec(url);
   if (simple !== null) {
-    const scheme = simple[1] as "http" | "https";
-    const hostname = simple[2] ?? "";
-    if (!isDnsName(hostname) && isIP(hostname) !== 4) return "the URL's host is not a valid DNS name or IP address";
-    return withPort(scheme, hostname, simple[3]);
+    const origin = parseSimple(simple);
+    // SIMPLE reads the prefix and the character after it, which ends the prefix in every URL that has it.
+    if (prefix !== undefined) {
+      if (ORIGINS.size >= MAX_ORIGINS) ORIGINS.clear();
+      ORIGINS.set(prefix, origin);
+    }
+    return origin;
   }
+  return parseWhatwg(url);
+}
+
+/** "http(s)://authority" up to the first / ? # (the end of what SIMPLE reads), or undefined for other schemes. */
+function simplePrefix(url: string): string | undefined {
+  const start = url.startsWith("https://") ? 8 : url.startsWith("http://") ? 7 : -1;
+  if (start < 0) return undefined;
+  let end = start;
+  for (; end < url.length; end++) {
+    const c = url.charCodeAt(end);
+    if (c === 0x2f || c === 0x3f || c === 0x23) break;
+  }
+  return url.slice(0, end);
+}
+
+function parseSimple(simple: RegExpExecArray): Origin | string {
+  const scheme = simple[1] as "http" | "https";
+  const hostname = simple[2] ?? "";
+  if (!isDnsName(hostname) && isIP(hostname) !== 4) return "the URL's host is not a valid DNS name or IP address";
+  return withPort(scheme, hostname, simple[3]);
+}
+
+function parseWhatwg(url: string): Origin | string {
   let parsed: URL;
   try {
     parsed = new URL(url);

@@ -1,10 +1,6 @@
 import type { UntypedServiceImplementation } from "@grpc/grpc-js";
-import { listAlerts } from "../domain/alerts.js";
 import type { Diagnosis, Window } from "../domain/diagnosis.js";
-import { hostDiagnosis, listDiagnoses } from "../domain/listing.js";
-import type { ReadStore } from "../domain/read-store.js";
-import { hostStats } from "../domain/stats.js";
-import type { Thresholds } from "../domain/thresholds.js";
+import type { QueryRunner } from "../domain/queries.js";
 import type {
   GetHostDiagnosisRequest,
   GetHostDiagnosisResponse,
@@ -21,28 +17,27 @@ import type { Logger } from "../log.js";
 import { unary } from "./unary.js";
 
 export interface DiagnosisDeps {
-  store: ReadStore;
-  rules: Thresholds;
+  /** Runs the queries, on the read worker. */
+  queries: QueryRunner;
   now: () => number;
   log: Logger;
 }
 
 export function diagnosisService(d: DiagnosisDeps): UntypedServiceImplementation {
-  const days = d.rules.defaultWindowDays;
   return {
     getHostStats: unary<GetHostStatsRequest, GetHostStatsResponse>("DiagnosisService/GetHostStats", d.log, (req) =>
-      hostStats(d.store, req, d.now(), days),
+      d.queries.run("hostStats", req, d.now()),
     ),
     getHostDiagnosis: unary<GetHostDiagnosisRequest, GetHostDiagnosisResponse>(
       "DiagnosisService/GetHostDiagnosis",
       d.log,
-      (req) => ({ diagnosis: toProto(hostDiagnosis(d.store, req.host, req.window, d.now(), d.rules)) }),
+      async (req) => ({ diagnosis: toProto(await d.queries.run("hostDiagnosis", req, d.now())) }),
     ),
     listHostDiagnoses: unary<ListHostDiagnosesRequest, ListHostDiagnosesResponse>(
       "DiagnosisService/ListHostDiagnoses",
       d.log,
-      (req) => {
-        const page = listDiagnoses(d.store, req, d.now(), d.rules);
+      async (req) => {
+        const page = await d.queries.run("listDiagnoses", req, d.now());
         return { diagnoses: page.diagnoses.map(toProto), nextPageToken: page.nextPageToken };
       },
       (_req, res) => ({ hosts: res?.diagnoses.length ?? 0 }),
@@ -50,7 +45,7 @@ export function diagnosisService(d: DiagnosisDeps): UntypedServiceImplementation
     listCrawlerAlerts: unary<ListCrawlerAlertsRequest, ListCrawlerAlertsResponse>(
       "DiagnosisService/ListCrawlerAlerts",
       d.log,
-      (req) => listAlerts(d.store, req, d.now(), days),
+      (req) => d.queries.run("listAlerts", req, d.now()),
     ),
   };
 }

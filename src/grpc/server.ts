@@ -1,9 +1,8 @@
 import { Server } from "@grpc/grpc-js";
 import { HealthImplementation } from "grpc-health-check";
 import type { AuthTable } from "../domain/auth.js";
-import type { IngestStore } from "../domain/ingest.js";
-import type { ReadStore } from "../domain/read-store.js";
-import type { Thresholds } from "../domain/thresholds.js";
+import type { IngestSink } from "../domain/ingest.js";
+import type { QueryRunner } from "../domain/queries.js";
 import { DiagnosisServiceService } from "../gen/webmasterid/crawldiag/v1/diagnosis.js";
 import type { Logger } from "../log.js";
 import { diagnosisService } from "./diagnosis-service.js";
@@ -37,10 +36,10 @@ const LIMITS = {
 export interface ServerOptions {
   address: string;
   maxBatch: number;
-  retentionDays: number;
-  rules: Thresholds;
-  writer: IngestStore;
-  reader: ReadStore;
+  /** Where received batches go to be decoded, validated and committed. */
+  writer: IngestSink;
+  /** Answers the queries (on the read worker). */
+  queries: QueryRunner;
   log: Logger;
   now?: () => number;
   /** The current auth table; absent = no authentication. */
@@ -72,12 +71,9 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
   });
   server.addService(
     decodeSafely(ingestDefinition),
-    ingestService({ store: o.writer, maxBatch: o.maxBatch, retentionDays: o.retentionDays, now, log: o.log }),
+    ingestService({ sink: o.writer, maxBatch: o.maxBatch, now, log: o.log }),
   );
-  server.addService(
-    decodeSafely(DiagnosisServiceService),
-    diagnosisService({ store: o.reader, rules: o.rules, now, log: o.log }),
-  );
+  server.addService(decodeSafely(DiagnosisServiceService), diagnosisService({ queries: o.queries, now, log: o.log }));
   const health = new HealthImplementation(Object.fromEntries(["", ...SERVED].map((s) => [s, "SERVING"])));
   health.addToServer(server);
   addReflection(server, loadImage(), [

@@ -8,6 +8,8 @@ export type Db = Database.Database;
 export interface OpenOptions {
   sync: "FULL" | "NORMAL";
   readonly?: boolean;
+  /** Page cache of this connection, in MiB (default 64). */
+  cacheMb?: number;
 }
 
 /** Opens the database in WAL mode and brings its schema up to date (PRAGMA user_version counts migrations). */
@@ -20,7 +22,7 @@ export function openDb(path: string, opts: OpenOptions): Db {
   db.pragma(`synchronous = ${opts.sync}`);
   // Checkpoints run in the writer; a larger auto-checkpoint keeps them off most commits.
   db.pragma("wal_autocheckpoint = 4000");
-  db.pragma("cache_size = -65536");
+  db.pragma(`cache_size = ${-1024 * (opts.cacheMb ?? 64)}`);
   db.pragma("temp_store = MEMORY");
   migrate(db);
   return db;

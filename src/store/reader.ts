@@ -1,43 +1,65 @@
 import type { HostFacts, Misdirected, OwnTraffic, Window } from "../domain/diagnosis.js";
+import { MISDIRECTED } from "../domain/fetch.js";
 import type { Artifact, ConnKind } from "../domain/fetch-kind.js";
 import { ConnKind as K } from "../domain/fetch-kind.js";
-import { MISDIRECTED } from "../domain/fetch.js";
-import { HOUR_MS } from "../domain/window.js";
 import type { AlertRow, HostMisdirected, HourlyRow, ReadStore } from "../domain/read-store.js";
+import { HOUR_MS } from "../domain/window.js";
 import type { Db } from "./db.js";
 
 interface DetailRow {
   host_id: number;
   time_ms: number;
-  crawler: string;
+  crawler_id: number;
   fetch_id: string;
   connection_id: string;
   sni: string | null;
   protocol: number;
   conn_kind: number;
   artifact: number;
-  address: string;
+  address_id: number;
   origin_frame: number | null;
   retry_statuses: string | null;
 }
 
 const hours = (w: Window): [number, number] => [w.startMs / HOUR_MS, w.endMs / HOUR_MS];
 
+/** A host's traffic in a window per server address, own connections apart from the rest. */
+interface AddressRow {
+  address_id: number;
+  own: number;
+  fetches: number;
+  misdirected: number;
+  /** Latest hour with an answer other than 421. */
+  last_answered: number | null;
+}
+
+// fetch_hourly is keyed (hour, host_id, ...): a host's rows in a window are found by one seek per hour, so the
+// cost follows the window's length, not how much traffic other hosts stored in it.
+const HOST_HOURS = `WITH RECURSIVE hrs(h) AS (SELECT @from WHERE @from < @to UNION ALL SELECT h + 1 FROM hrs WHERE h + 1 < @to)
+  SELECT f.hour, f.status, f.protocol, f.conn_kind, f.address_id, f.count
+  FROM hrs CROSS JOIN fetch_hourly f ON f.hour = hrs.h AND f.host_id = @host`;
+
 // Every read touches aggregates, or 421/retry detail through an index: never the ordinary traffic row by row.
-const DETAIL_COLUMNS = `d.host_id, d.time_ms, c.name AS crawler, d.fetch_id, d.connection_id, d.sni, d.protocol, d.conn_kind,
-  d.artifact, a.addr AS address, d.origin_frame,
+// Crawler and address names come from the reader's caches: joining them cost as much as reading the rows.
+const DETAIL_COLUMNS = `d.host_id, d.time_ms, d.crawler_id, d.fetch_id, d.connection_id, d.sni, d.protocol, d.conn_kind,
+  d.artifact, d.address_id, d.origin_frame,
   (SELECT group_concat(r.status) FROM fetch_detail r WHERE r.crawler_id = d.crawler_id AND r.retry_of = d.fetch_id)
     AS retry_statuses
-  FROM fetch_detail d JOIN crawlers c ON c.id = d.crawler_id JOIN addresses a ON a.id = d.address_id`;
+  FROM fetch_detail d`;
+// Names by id never change; a bound keeps a stream of new names from growing the caches without end.
+const MAX_NAMES = 100_000;
 
 /** Read-side queries. Works on any connection to the database, so it can run beside the writer. */
 export class Reader implements ReadStore {
   private readonly hostId;
   private readonly hostName;
   private readonly hourly;
-  private readonly fetchCount;
-  private readonly own;
-  private readonly lastOwnAnswered;
+  private readonly byAddress;
+  private readonly firstHour;
+  private readonly lastHour;
+  private readonly addressName;
+  private readonly crawlerName;
+  private readonly names = { address: new Map<number, string>(), crawler: new Map<number, string>() };
   private readonly hostDetail;
   private readonly windowDetail;
   private readonly alerts;
@@ -46,31 +68,26 @@ export class Reader implements ReadStore {
   constructor(db: Db) {
     this.hostId = db.prepare<[string], number>("SELECT id FROM hosts WHERE name = ?").pluck();
     this.hostName = db.prepare<[number], string>("SELECT name FROM hosts WHERE id = ?").pluck();
-    this.hourly = db.prepare<[number, number, number], HourlyRow>(
-      `SELECT hour, status, protocol, SUM(count) AS count FROM fetch_hourly
-       WHERE host_id = ? AND hour >= ? AND hour < ? GROUP BY hour, status, protocol ORDER BY hour`,
+    type HostHours = { host: number; from: number; to: number };
+    this.hourly = db.prepare<HostHours, HourlyRow>(
+      `SELECT hour, status, protocol, SUM(count) AS count FROM (${HOST_HOURS})
+       GROUP BY hour, status, protocol ORDER BY hour`,
     );
-    this.fetchCount = db
-      .prepare<[number, number, number], number>(
-        "SELECT COALESCE(SUM(count), 0) FROM fetch_hourly WHERE host_id = ? AND hour >= ? AND hour < ?",
-      )
-      .pluck();
-    this.own = db.prepare<[number, number, number, number, number], { address: string; fetches: number; misdirected: number }>(
-      `SELECT a.addr AS address, SUM(h.count) AS fetches, SUM(CASE WHEN h.status = ? THEN h.count ELSE 0 END) AS misdirected
-       FROM fetch_hourly h JOIN addresses a ON a.id = h.address_id
-       WHERE h.host_id = ? AND h.hour >= ? AND h.hour < ? AND h.conn_kind = ? GROUP BY h.address_id`,
+    this.byAddress = db.prepare<HostHours & { own: number; misdirected: number }, AddressRow>(
+      `SELECT address_id, conn_kind = @own AS own, SUM(count) AS fetches,
+         SUM(CASE WHEN status = @misdirected THEN count ELSE 0 END) AS misdirected,
+         MAX(CASE WHEN status != @misdirected THEN hour END) AS last_answered
+       FROM (${HOST_HOURS}) GROUP BY address_id, own`,
     );
-    this.lastOwnAnswered = db
-      .prepare<[number, number, number, number, number], number | null>(
-        `SELECT MAX(hour) FROM fetch_hourly
-         WHERE host_id = ? AND hour >= ? AND hour < ? AND conn_kind = ? AND status != ?`,
-      )
-      .pluck();
+    this.firstHour = db.prepare<[], number | null>("SELECT MIN(hour) FROM fetch_hourly").pluck();
+    this.lastHour = db.prepare<[], number | null>("SELECT MAX(hour) FROM fetch_hourly").pluck();
+    this.addressName = db.prepare<[number], string>("SELECT addr FROM addresses WHERE id = ?").pluck();
+    this.crawlerName = db.prepare<[number], string>("SELECT name FROM crawlers WHERE id = ?").pluck();
     this.hostDetail = db.prepare<[number, number, number, number], DetailRow>(
       `SELECT ${DETAIL_COLUMNS} WHERE d.host_id = ? AND d.time_ms >= ? AND d.time_ms < ? AND d.status = ?`,
     );
     this.windowDetail = db.prepare<[number, number, number], DetailRow>(
-      `SELECT ${DETAIL_COLUMNS} WHERE d.time_ms >= ? AND d.time_ms < ? AND d.status = ? ORDER BY d.host_id`,
+      `SELECT ${DETAIL_COLUMNS} WHERE d.time_ms >= ? AND d.time_ms < ? AND d.status = ?`,
     );
     this.hostsInWindow = db
       .prepare<[number, number], number>("SELECT DISTINCT host_id FROM fetch_hourly WHERE hour >= ? AND hour < ?")
@@ -89,28 +106,38 @@ export class Reader implements ReadStore {
   }
 
   hourlyStats(hostId: number, w: Window): HourlyRow[] {
-    return this.hourly.all(hostId, ...hours(w));
+    return this.hourly.all(this.hostHoursOf(hostId, w));
+  }
+
+  /** The window in hours, cut to the hours that hold data so that a long window costs no empty seeks. */
+  private hostHoursOf(host: number, w: Window): { host: number; from: number; to: number } {
+    const [from, to] = hours(w);
+    const first = this.firstHour.get() ?? 0;
+    const last = this.lastHour.get() ?? -1;
+    return { host, from: Math.max(from, first), to: Math.min(to, last + 1) };
   }
 
   /** The facts of one host, for GetHostDiagnosis. */
   hostFacts(hostId: number, host: string, w: Window): HostFacts {
     const rows = this.hostDetail.all(hostId, w.startMs, w.endMs, MISDIRECTED);
-    return this.facts(hostId, host, w, rows.map(toMisdirected));
+    return this.facts(
+      hostId,
+      host,
+      w,
+      rows.map((r) => this.toMisdirected(r)),
+    );
   }
 
-  /** The 421s of every host that had one in the window, one host at a time (ascending host id). */
+  /** The 421s of every host that had one in the window, one host at a time. */
   *misdirectedByHost(w: Window): Generator<HostMisdirected> {
-    let current: number | undefined;
-    let batch: Misdirected[] = [];
+    // Read in time order (the index) and grouped here: sorting by host in SQL cost more than the reading.
+    const byHost = new Map<number, Misdirected[]>();
     for (const row of this.windowDetail.iterate(w.startMs, w.endMs, MISDIRECTED)) {
-      if (row.host_id !== current) {
-        if (current !== undefined) yield { hostId: current, host: this.nameOf(current), misdirected: batch };
-        current = row.host_id;
-        batch = [];
-      }
-      batch.push(toMisdirected(row));
+      const batch = byHost.get(row.host_id);
+      if (batch === undefined) byHost.set(row.host_id, [this.toMisdirected(row)]);
+      else batch.push(this.toMisdirected(row));
     }
-    if (current !== undefined) yield { hostId: current, host: this.nameOf(current), misdirected: batch };
+    for (const [hostId, misdirected] of byHost) yield { hostId, host: this.nameOf(hostId), misdirected };
   }
 
   /** Ids of every host fetched in the window. */
@@ -128,32 +155,50 @@ export class Reader implements ReadStore {
   }
 
   facts(hostId: number, host: string, w: Window, misdirected: Misdirected[]): HostFacts {
-    const [from, to] = hours(w);
-    const own: OwnTraffic[] = this.own.all(MISDIRECTED, hostId, from, to, K.OWN);
-    const last = this.lastOwnAnswered.get(hostId, from, to, K.OWN, MISDIRECTED);
+    let fetchCount = 0;
+    let lastOwnAnswered: number | undefined;
+    const own: OwnTraffic[] = [];
+    const query = { ...this.hostHoursOf(hostId, w), own: K.OWN, misdirected: MISDIRECTED };
+    for (const r of this.byAddress.iterate(query)) {
+      fetchCount += r.fetches;
+      if (r.own !== 1) continue;
+      own.push({ address: this.name("address", r.address_id), fetches: r.fetches, misdirected: r.misdirected });
+      if (r.last_answered !== null) lastOwnAnswered = Math.max(lastOwnAnswered ?? r.last_answered, r.last_answered);
+    }
     return {
       host,
       window: w,
-      fetchCount: this.fetchCount.get(hostId, from, to) ?? 0,
+      fetchCount,
       misdirected,
       own,
-      lastOwnAnsweredHourMs: last === null || last === undefined ? undefined : last * HOUR_MS,
+      lastOwnAnsweredHourMs: lastOwnAnswered === undefined ? undefined : lastOwnAnswered * HOUR_MS,
     };
   }
-}
 
-function toMisdirected(r: DetailRow): Misdirected {
-  return {
-    timeMs: r.time_ms,
-    crawler: r.crawler,
-    fetchId: r.fetch_id,
-    connectionId: r.connection_id,
-    sni: r.sni ?? undefined,
-    protocol: r.protocol,
-    kind: r.conn_kind as ConnKind,
-    artifact: r.artifact as Artifact,
-    address: r.address,
-    originFrame: r.origin_frame === null ? undefined : r.origin_frame === 1,
-    retryStatuses: r.retry_statuses === null ? [] : r.retry_statuses.split(",").map(Number),
-  };
+  private name(kind: "address" | "crawler", id: number): string {
+    const cache = this.names[kind];
+    let name = cache.get(id);
+    if (name === undefined) {
+      name = (kind === "address" ? this.addressName : this.crawlerName).get(id) ?? "";
+      if (cache.size >= MAX_NAMES) cache.clear();
+      cache.set(id, name);
+    }
+    return name;
+  }
+
+  private toMisdirected(r: DetailRow): Misdirected {
+    return {
+      timeMs: r.time_ms,
+      crawler: this.name("crawler", r.crawler_id),
+      fetchId: r.fetch_id,
+      connectionId: r.connection_id,
+      sni: r.sni ?? undefined,
+      protocol: r.protocol,
+      kind: r.conn_kind as ConnKind,
+      artifact: r.artifact as Artifact,
+      address: this.name("address", r.address_id),
+      originFrame: r.origin_frame === null ? undefined : r.origin_frame === 1,
+      retryStatuses: r.retry_statuses === null ? [] : r.retry_statuses.split(",").map(Number),
+    };
+  }
 }

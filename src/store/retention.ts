@@ -5,7 +5,11 @@ import type { Db } from "./db.js";
 export const REQUEST_ID_KEEP_MS = 7 * DAY_MS;
 
 /** Deletes data older than the retention period (0 keeps it forever) and expired request ids. */
-export function purge(db: Db, nowMs: number, retentionDays: number): { hourly: number; detail: number; requests: number } {
+export function purge(
+  db: Db,
+  nowMs: number,
+  retentionDays: number,
+): { hourly: number; detail: number; requests: number } {
   return db.transaction(() => {
     let hourly = 0;
     let detail = 0;

@@ -57,4 +57,25 @@ export const MIGRATIONS: readonly string[] = [
   );
   CREATE INDEX requests_created ON requests (created_ms);
   `,
+  // fetch_hourly keyed by hour first: fetches arrive in time order, so a batch's upserts land on the few pages
+  // of the current hours instead of one page per host all over the table. Measured on the benchmark workload,
+  // that cut the write cost per record about 4x and halved the table (host-first inserts split pages in the
+  // middle). Per-host reads seek (hour, host_id) once per hour of their window instead. The hour index goes:
+  // the key now serves retention's range delete.
+  `
+  CREATE TABLE fetch_hourly_by_hour (
+    hour INTEGER NOT NULL,
+    host_id INTEGER NOT NULL,
+    status INTEGER NOT NULL,
+    protocol INTEGER NOT NULL,
+    conn_kind INTEGER NOT NULL,
+    address_id INTEGER NOT NULL,
+    count INTEGER NOT NULL,
+    PRIMARY KEY (hour, host_id, status, protocol, conn_kind, address_id)
+  ) WITHOUT ROWID;
+  INSERT INTO fetch_hourly_by_hour (hour, host_id, status, protocol, conn_kind, address_id, count)
+    SELECT hour, host_id, status, protocol, conn_kind, address_id, count FROM fetch_hourly ORDER BY hour, host_id;
+  DROP TABLE fetch_hourly;
+  ALTER TABLE fetch_hourly_by_hour RENAME TO fetch_hourly;
+  `,
 ];

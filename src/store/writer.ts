@@ -1,13 +1,22 @@
+import { statSync } from "node:fs";
 import { DomainError } from "../domain/errors.js";
 import { type Fetch, keepsDetail, type Rejection } from "../domain/fetch.js";
-import { type BatchToCommit, finishResult, type IngestResult, type IngestStore, type StoredRequest } from "../domain/ingest.js";
+import {
+  type BatchToCommit,
+  type Committed,
+  finishResult,
+  type IngestResult,
+  type IngestStore,
+  type StoredRequest,
+} from "../domain/ingest.js";
 import { HOUR_MS } from "../domain/window.js";
 import type { Db } from "./db.js";
 import { Dictionary } from "./dictionary.js";
+import { HourlyDeltas, HourlyUpsert } from "./hourly-deltas.js";
 
 const bool = (b: boolean | undefined): number | null => (b === undefined ? null : b ? 1 : 0);
 
-/** The single writer: one synchronous transaction per batch, statements prepared once. */
+/** The single writer: one synchronous transaction per group of batches, statements prepared once. */
 export class Writer implements IngestStore {
   private readonly hosts;
   private readonly crawlers;
@@ -18,6 +27,8 @@ export class Writer implements IngestStore {
   private readonly detailExists;
   private readonly insertDetail;
   private readonly commit;
+  private readonly pageCount;
+  private readonly pageSize: number;
 
   constructor(private readonly db: Db) {
     this.hosts = new Dictionary(db, "hosts", "name");
@@ -26,20 +37,31 @@ export class Writer implements IngestStore {
     this.findRequestStmt = db.prepare<[string], { digest: Buffer; result: string }>(
       "SELECT digest, result FROM requests WHERE request_id = ?",
     );
-    this.insertRequest = db.prepare("INSERT INTO requests (request_id, digest, created_ms, result) VALUES (?, ?, ?, ?)");
-    this.upsertHourly = db.prepare(
-      `INSERT INTO fetch_hourly (host_id, hour, status, protocol, conn_kind, address_id, count) VALUES (?, ?, ?, ?, ?, ?, ?)
-       ON CONFLICT DO UPDATE SET count = count + excluded.count`,
+    this.insertRequest = db.prepare(
+      "INSERT INTO requests (request_id, digest, created_ms, result) VALUES (?, ?, ?, ?)",
     );
-    this.detailExists = db.prepare<[number, string], number>(
-      "SELECT 1 FROM fetch_detail WHERE crawler_id = ? AND fetch_id = ?",
-    ).pluck();
+    this.upsertHourly = new HourlyUpsert(db);
+    this.detailExists = db
+      .prepare<[number, string], number>("SELECT 1 FROM fetch_detail WHERE crawler_id = ? AND fetch_id = ?")
+      .pluck();
     this.insertDetail = db.prepare(
       `INSERT INTO fetch_detail (host_id, crawler_id, fetch_id, time_ms, status, protocol, conn_kind, artifact,
          connection_id, sni, request_index, address_id, cert_covers, origin_frame, via_alt_svc, retry_of)
        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     );
-    this.commit = db.transaction((b: BatchToCommit) => this.write(b));
+    this.commit = db.transaction((batches: readonly BatchToCommit[]) => this.write(batches));
+    this.pageCount = db.prepare<[], number>("PRAGMA page_count").pluck();
+    this.pageSize = db.pragma("page_size", { simple: true }) as number;
+  }
+
+  sizeBytes(): number {
+    let wal = 0;
+    try {
+      wal = statSync(`${this.db.name}-wal`).size;
+    } catch {
+      // No WAL file (yet): nothing to add.
+    }
+    return (this.pageCount.get() ?? 0) * this.pageSize + wal;
   }
 
   findRequest(requestId: string): StoredRequest | undefined {
@@ -47,37 +69,53 @@ export class Writer implements IngestStore {
     return row === undefined ? undefined : { digest: row.digest, result: JSON.parse(row.result) as IngestResult };
   }
 
-  commitBatch(batch: BatchToCommit): IngestResult {
+  commitBatches(batches: readonly BatchToCommit[]): Committed[] {
     try {
-      return this.commit(batch);
+      return this.commit(batches);
     } catch (cause) {
       this.hosts.forget();
       this.crawlers.forget();
       this.addresses.forget();
-      throw new DomainError("unavailable", "storage failed, nothing was stored; retry with the same request_id", undefined, {
-        cause,
-      });
+      throw new DomainError(
+        "unavailable",
+        "storage failed, nothing was stored; retry with the same request_id",
+        undefined,
+        {
+          cause,
+        },
+      );
     }
   }
 
-  private write(b: BatchToCommit): IngestResult {
+  private write(batches: readonly BatchToCommit[]): Committed[] {
+    const deltas = new HourlyDeltas();
+    const out = batches.map((b): Committed => {
+      // Asked again inside the transaction: an earlier batch of this group may have used the same request_id.
+      const prior = this.findRequest(b.requestId);
+      return prior === undefined ? { result: this.writeBatch(b, deltas) } : { prior };
+    });
+    // One upsert per distinct key for the whole group rather than one per fetch.
+    deltas.flush(this.upsertHourly);
+    return out;
+  }
+
+  private writeBatch(b: BatchToCommit, deltas: HourlyDeltas): IngestResult {
     const rejections: Rejection[] = [...b.rejections];
-    const counts = new Map<string, number>();
     let accepted = 0;
     for (const f of b.fetches) {
       const hostId = this.hosts.idOf(f.host);
       const addressId = f.address === "" ? 0 : this.addresses.idOf(f.address);
       if (keepsDetail(f) && !this.storeDetail(f, hostId, addressId)) {
-        rejections.push({ index: f.index, fetchId: f.fetchId, field: "fetch_id", reason: "already recorded by an earlier batch" });
+        rejections.push({
+          index: f.index,
+          fetchId: f.fetchId,
+          field: "fetch_id",
+          reason: "already recorded by an earlier batch",
+        });
         continue;
       }
       accepted++;
-      const key = `${hostId},${Math.floor(f.timeMs / HOUR_MS)},${f.status},${f.protocol},${f.kind},${addressId}`;
-      counts.set(key, (counts.get(key) ?? 0) + 1);
-    }
-    // One upsert per distinct key: a batch of a thousand ordinary fetches touches a few dozen rows.
-    for (const [key, count] of counts) {
-      this.upsertHourly.run(...key.split(",").map(Number), count);
+      deltas.add(Math.floor(f.timeMs / HOUR_MS), hostId, f.status, f.protocol, f.kind, addressId);
     }
     const result = finishResult(accepted, rejections);
     this.insertRequest.run(b.requestId, b.digest, b.nowMs, JSON.stringify(result));

@@ -4,7 +4,9 @@ import { HttpProtocol } from "../../src/gen/webmasterid/crawldiag/v1/fetch.js";
 let seq = 0;
 
 /** A valid HTTP/2 fetch on the host's own connection, with any field overridden. */
-export function record(over: Partial<Omit<FetchRecord, "connection">> & { connection?: Partial<ConnectionInfo> | null } = {}): FetchRecord {
+export function record(
+  over: Partial<Omit<FetchRecord, "connection">> & { connection?: Partial<ConnectionInfo> | null } = {},
+): FetchRecord {
   seq++;
   const { connection, ...rest } = over;
   return {

@@ -1,9 +1,9 @@
-import { ConfigError, readConfig } from "../config.js";
-import { createLogger } from "../log.js";
+import { ConfigError, readConfig } from "./config.js";
+import { createLogger } from "./log.js";
 
 /**
- * `serve`: the service, configured from the environment exactly like src/main.ts. The store is loaded here
- * only, so the client commands never open SQLite.
+ * Runs the service configured from the environment until SIGTERM/SIGINT. The app (and SQLite with it) is loaded
+ * only here, so that the command line's client commands, which share the entry point, never open the store.
  */
 export async function serve(): Promise<void> {
   let config: ReturnType<typeof readConfig>;
@@ -14,11 +14,11 @@ export async function serve(): Promise<void> {
     process.stderr.write(`crawldiag: configuration error: ${e.message}\n`);
     process.exit(2);
   }
-  const { startApp } = await import("../app.js");
+  const { startApp } = await import("./app.js");
   const log = createLogger(config.log);
   const app = await startApp(config, log);
   const stop = (signal: string) => {
-    log.info("shutting down", { signal });
+    log.notice("shutting down", { signal });
     app.close().then(
       () => process.exit(0),
       (err) => {
