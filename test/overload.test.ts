@@ -1,4 +1,4 @@
-import { readFileSync } from "node:fs";
+import { readFileSync, rmSync } from "node:fs";
 import { BinaryReader } from "@bufbuild/protobuf/wire";
 import { type ServiceError, status } from "@grpc/grpc-js";
 import { test } from "uvu";
@@ -143,7 +143,8 @@ const rssMb = (pid: number, key: "VmRSS" | "VmHWM"): number =>
   Number(new RegExp(`^${key}:\\s+(\\d+) kB`, "m").exec(readFileSync(`/proc/${pid}/status`, "utf8"))?.[1]) / 1024;
 
 test("memory stays bounded when clients send far more than the server can write", async () => {
-  const server = await spawnServer({ CRAWLDIAG_DB: `${tempDir()}/crawldiag.db`, CRAWLDIAG_QUEUE_RECORDS: "2000" });
+  const dir = tempDir();
+  const server = await spawnServer({ CRAWLDIAG_DB: `${dir}/crawldiag.db`, CRAWLDIAG_QUEUE_RECORDS: "2000" });
   const pid = server.child.pid ?? 0;
   const c = connect(server.port);
   try {
@@ -173,6 +174,7 @@ test("memory stays bounded when clients send far more than the server can write"
     c.closeAll();
     server.child.kill("SIGTERM");
     await server.exited;
+    rmSync(dir, { recursive: true, force: true });
   }
 });
 

@@ -1,4 +1,4 @@
-import { readdirSync, readFileSync } from "node:fs";
+import { readdirSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
@@ -51,6 +51,7 @@ test("no part of a URL but its origin reaches the database, its WAL, or the logs
   }
   assert.ok(server.stderr().includes('"msg":"rpc"'), "the server logged its calls");
   assert.not.match(server.stderr(), CANARY);
+  rmSync(dir, { recursive: true, force: true });
 });
 
 test.run();
