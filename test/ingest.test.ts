@@ -16,6 +16,12 @@ const send = (records: FetchRecord[], id = requestId()) =>
   call(s.ingest.recordFetches, s.ingest, { requestId: id, records });
 const stats = (host: string) => call(s.diagnosis.getHostStats, s.diagnosis, { host, window: undefined, bucket: 0 });
 
+/** Nothing of the host was stored: it is still unknown. */
+async function assertNeverStored(host: string) {
+  const err = await callError(s.diagnosis.getHostStats, s.diagnosis, { host, window: undefined, bucket: 0 });
+  assert.is(err.code, status.NOT_FOUND, `${host} was stored`);
+}
+
 /** Sends one bad record between two good ones and returns the single rejection. */
 async function rejectionOf(bad: FetchRecord) {
   const res = await send([record(), bad, record()]);
@@ -167,12 +173,7 @@ test("a missing or malformed request_id is INVALID_ARGUMENT and stores nothing",
     assert.is(err.code, status.INVALID_ARGUMENT);
     assert.match(err.details, /request_id/);
   }
-  const nf = await callError(s.diagnosis.getHostStats, s.diagnosis, {
-    host: "never.example.com",
-    window: undefined,
-    bucket: 0,
-  });
-  assert.is(nf.code, status.NOT_FOUND);
+  await assertNeverStored("never.example.com");
 });
 
 test("more records than the maximum batch is INVALID_ARGUMENT naming records, and stores nothing", async () => {
@@ -181,12 +182,7 @@ test("more records than the maximum batch is INVALID_ARGUMENT naming records, an
   assert.is(err.code, status.INVALID_ARGUMENT);
   assert.match(err.details, /records/);
   assert.match(err.details, /50/);
-  const nf = await callError(s.diagnosis.getHostStats, s.diagnosis, {
-    host: "toomany.example.com",
-    window: undefined,
-    bucket: 0,
-  });
-  assert.is(nf.code, status.NOT_FOUND);
+  await assertNeverStored("toomany.example.com");
 });
 
 test("an empty batch is accepted", async () => {
