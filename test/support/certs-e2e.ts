@@ -1,7 +1,6 @@
-import { execFileSync } from "node:child_process";
-import { randomBytes } from "node:crypto";
-import { readFileSync, writeFileSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
+import { newCa, newLeaf } from "./certs.js";
 
 export interface KeyPair {
   key: string;
@@ -19,52 +18,16 @@ export interface TestPki {
   other: KeyPair;
 }
 
-const openssl = (dir: string, args: string[]) => execFileSync("openssl", args, { cwd: dir, stdio: "pipe" });
-const EC = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"];
-
 /** Generates the CA and the wildcard certificates in `dir` with the openssl command. */
 export function makePki(dir: string): TestPki {
-  openssl(dir, [
-    "req",
-    "-x509",
-    ...EC,
-    "-keyout",
-    "ca.key",
-    "-out",
-    "ca.pem",
-    "-days",
-    "2",
-    "-subj",
-    "/CN=crawldiag e2e test CA",
-    "-addext",
-    "basicConstraints=critical,CA:TRUE",
-    "-addext",
-    "keyUsage=critical,keyCertSign,cRLSign",
-  ]);
+  newCa(dir, "ca");
   const leaf = (name: string, pattern: string): KeyPair => {
-    writeFileSync(
-      join(dir, `${name}.ext`),
+    newLeaf(
+      dir,
+      name,
+      "ca",
       `subjectAltName=DNS:${pattern}\nbasicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=serverAuth\n`,
     );
-    openssl(dir, ["req", "-new", ...EC, "-keyout", `${name}.key`, "-out", `${name}.csr`, "-subj", `/CN=${pattern}`]);
-    openssl(dir, [
-      "x509",
-      "-req",
-      "-in",
-      `${name}.csr`,
-      "-CA",
-      "ca.pem",
-      "-CAkey",
-      "ca.key",
-      "-days",
-      "2",
-      "-set_serial",
-      `0x${randomBytes(8).toString("hex")}`,
-      "-extfile",
-      `${name}.ext`,
-      "-out",
-      `${name}.pem`,
-    ]);
     return {
       key: readFileSync(join(dir, `${name}.key`), "utf8"),
       cert: readFileSync(join(dir, `${name}.pem`), "utf8"),

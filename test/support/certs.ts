@@ -17,7 +17,8 @@ export interface Certs {
 
 const openssl = (dir: string, args: string[]) => execFileSync("openssl", args, { cwd: dir, stdio: "pipe" });
 
-function newCa(dir: string, name: string): void {
+/** A self-signed CA `name.pem` / `name.key` in `dir`. */
+export function newCa(dir: string, name: string): void {
   openssl(dir, [
     "req",
     "-x509",
@@ -37,7 +38,8 @@ function newCa(dir: string, name: string): void {
   ]);
 }
 
-function newLeaf(dir: string, name: string, ca: string, ext: string): void {
+/** A certificate `name.pem` / `name.key` signed by the CA `ca`, with the X.509 extensions `ext`. */
+export function newLeaf(dir: string, name: string, ca: string, ext: string): void {
   writeFileSync(join(dir, `${name}.ext`), ext);
   openssl(dir, [
     "req",
