@@ -1,7 +1,7 @@
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { diagnose } from "../src/domain/classify.js";
-import { Confidence, type HostFacts, Kind, type Misdirected, type OwnTraffic } from "../src/domain/diagnosis.js";
+import { type AddressTraffic, Confidence, type DetailFetch, type HostFacts, Kind } from "../src/domain/diagnosis.js";
 import { Artifact, ConnKind, Protocol } from "../src/domain/fetch-kind.js";
 import { DEFAULT_THRESHOLDS, parseThresholds, type Thresholds } from "../src/domain/thresholds.js";
 import { DAY_MS, HOUR_MS } from "../src/domain/window.js";
@@ -35,7 +35,7 @@ const B = "192.0.2.2";
 let seq = 0;
 
 /** A 421 on `day` (days after the window's start), on a connection of its own unless `over` says otherwise. */
-function m421(kind: ConnKind, day: number, over: Partial<Misdirected> = {}): Misdirected {
+function m421(kind: ConnKind, day: number, over: Partial<DetailFetch> = {}): DetailFetch {
   seq++;
   const sni: Record<ConnKind, string | undefined> = {
     [ConnKind.OWN]: HOST,
@@ -46,6 +46,7 @@ function m421(kind: ConnKind, day: number, over: Partial<Misdirected> = {}): Mis
   };
   return {
     timeMs: START + day * DAY_MS + HOUR_MS,
+    status: 421,
     crawler: "fleet-a",
     fetchId: `f${seq}`,
     connectionId: `c${seq}`,
@@ -60,7 +61,7 @@ function m421(kind: ConnKind, day: number, over: Partial<Misdirected> = {}): Mis
   };
 }
 
-type Make = (day: number, over?: Partial<Misdirected>) => Misdirected;
+type Make = (day: number, over?: Partial<DetailFetch>) => DetailFetch;
 const own: Make = (day, over) => m421(ConnKind.OWN, day, over);
 const coalesced: Make = (day, over) => m421(ConnKind.COALESCED, day, over);
 /** Coalesced, and its retry on a fresh connection was served. */
@@ -69,30 +70,34 @@ const noSni: Make = (day, over) => m421(ConnKind.SNI_NOT_REPORTED, day, over);
 const artifact: Make = (day, over) => m421(ConnKind.CLIENT_ARTIFACT, day, over);
 
 /** n 421s, one a day from the window's start, cycling over `days` days. */
-function spread(n: number, make: Make, days = n): Misdirected[] {
+function spread(n: number, make: Make, days = n): DetailFetch[] {
   return Array.from({ length: n }, (_, i) => make(i % days));
 }
 
 /** Facts whose own traffic matches the own 421s given, plus `answered` non-421 own fetches per address. */
-function facts(misdirected: Misdirected[], answered: Record<string, number> = {}, extra: Partial<HostFacts> = {}) {
-  const byAddress = new Map<string, OwnTraffic>();
-  const at = (address: string): OwnTraffic => {
-    const a = byAddress.get(address) ?? { address, fetches: 0, misdirected: 0 };
+function facts(misdirected: DetailFetch[], answered: Record<string, number> = {}, extra: Partial<HostFacts> = {}) {
+  const byAddress = new Map<string, AddressTraffic>();
+  const at = (address: string): AddressTraffic => {
+    const a = byAddress.get(address) ?? { address, ownFetches: 0, ownMisdirected: 0, ownRefused: 0, answered: 0 };
     byAddress.set(address, a);
     return a;
   };
   for (const m of misdirected.filter((x) => x.kind === ConnKind.OWN)) {
-    at(m.address).fetches++;
-    at(m.address).misdirected++;
+    at(m.address).ownFetches++;
+    at(m.address).ownMisdirected++;
   }
-  for (const [address, n] of Object.entries(answered)) at(address).fetches += n;
-  const own = [...byAddress.values()];
+  for (const [address, n] of Object.entries(answered)) {
+    at(address).ownFetches += n;
+    at(address).answered += n;
+  }
+  const traffic = [...byAddress.values()];
   const f: HostFacts = {
     host: HOST,
     window: { startMs: START, endMs: END },
-    fetchCount: misdirected.length + own.reduce((sum, a) => sum + a.fetches - a.misdirected, 0),
+    fetchCount: misdirected.length + traffic.reduce((sum, a) => sum + a.answered, 0),
     misdirected,
-    own,
+    refused: [],
+    traffic,
     lastOwnAnsweredHourMs: undefined,
   };
   return { ...f, ...extra };

@@ -45,6 +45,7 @@ const KINDS: Record<number, { label: string; style: Style }> = {
   [DiagnosisKind.DIAGNOSIS_KIND_MIXED]: { label: "mixed", style: "red" },
   [DiagnosisKind.DIAGNOSIS_KIND_VIRTUAL_HOST]: { label: "virtual host", style: "red" },
   [DiagnosisKind.DIAGNOSIS_KIND_EDGE_ROUTING]: { label: "edge routing", style: "yellow" },
+  [DiagnosisKind.DIAGNOSIS_KIND_COALESCING_REFUSED]: { label: "coalescing refused", style: "red" },
   [DiagnosisKind.DIAGNOSIS_KIND_CONNECTION_COALESCING]: { label: "connection coalescing", style: "yellow" },
   [DiagnosisKind.DIAGNOSIS_KIND_INSUFFICIENT_EVIDENCE]: { label: "insufficient evidence", style: "cyan" },
   [DiagnosisKind.DIAGNOSIS_KIND_NOT_RECURRING]: { label: "not recurring", style: "dim" },
@@ -71,7 +72,11 @@ export function parseKind(raw: string): DiagnosisKind {
     .toUpperCase()
     .replace(/-/g, "_")
     .replace(/^DIAGNOSIS_KIND_/, "");
-  const alias: Record<string, string> = { COALESCING: "CONNECTION_COALESCING", EDGE: "EDGE_ROUTING" };
+  const alias: Record<string, string> = {
+    COALESCING: "CONNECTION_COALESCING",
+    EDGE: "EDGE_ROUTING",
+    REFUSED: "COALESCING_REFUSED",
+  };
   const key = `DIAGNOSIS_KIND_${alias[name] ?? name}` as keyof typeof DiagnosisKind;
   const kind = DiagnosisKind[key];
   if (typeof kind !== "number" || kind <= 0) {

@@ -1,4 +1,4 @@
-import { confidenceToJSON, HostDiagnosis } from "../gen/webmasterid/crawldiag/v1/diagnosis.js";
+import { confidenceToJSON, DiagnosisKind, HostDiagnosis } from "../gen/webmasterid/crawldiag/v1/diagnosis.js";
 import { httpProtocolToJSON } from "../gen/webmasterid/crawldiag/v1/fetch.js";
 import { kindCell, paint, table, useColour, when } from "./format.js";
 import { diagnosis, type ServerFlags } from "./rpc.js";
@@ -25,6 +25,7 @@ export function describe(h: HostDiagnosis, colour: boolean): string {
   const confidence = confidenceToJSON(h.confidence)
     .replace(/^CONFIDENCE_/, "")
     .toLowerCase();
+  const refusedKind = h.kind === DiagnosisKind.DIAGNOSIS_KIND_COALESCING_REFUSED;
   const facts: [string, string][] = [
     ["window", `${when(h.window?.startTime)} to ${when(h.window?.endTime)}`],
     ["fetches", String(h.fetchCount)],
@@ -33,7 +34,8 @@ export function describe(h: HostDiagnosis, colour: boolean): string {
       `${h.misdirectedCount} (coalesced ${h.coalescedMisdirectedCount}, own connection ${h.ownConnectionMisdirectedCount})`,
     ],
     ["client-side 421s", `${h.excludedClientSideCount} (not counted against the host)`],
-    ["retried", `${h.retriedCount}, recovered ${h.retryRecoveredCount}`],
+    [refusedKind ? "refusals retried" : "coalesced retried", `${h.retriedCount}, recovered ${h.retryRecoveredCount}`],
+    ["own retried", `${h.ownRetriedCount}, recovered ${h.ownRetryRecoveredCount}`],
     ["spread", `${h.distinctDays} day(s), ${h.distinctConnections} connection(s)`],
     ["first / last seen", `${when(h.firstSeen)} / ${when(h.lastSeen)}`],
     [
@@ -41,6 +43,9 @@ export function describe(h: HostDiagnosis, colour: boolean): string {
       h.misdirectedProtocols.map((p) => httpProtocolToJSON(p).replace(/^HTTP_PROTOCOL_/, "")).join(", ") || "-",
     ],
   ];
+  if (h.refusedCount > 0) {
+    facts.splice(3, 0, ["refused", `${h.refusedCount} coalesced request(s) answered ${h.refusedStatuses.join("/")}`]);
+  }
   if (h.missingFields.length > 0) facts.push(["missing fields", h.missingFields.join(", ")]);
   const lines = [
     `${paint(h.host, "bold", colour)}: ${paint(kind.text, kind.style, colour)} (confidence ${confidence})`,
@@ -50,16 +55,20 @@ export function describe(h: HostDiagnosis, colour: boolean): string {
   ];
   if (h.coalescedFrom.length > 0) {
     const peers = h.coalescedFrom.map((p) => [p.host, String(p.misdirectedCount)]);
-    lines.push("", indent(table(["PEER HOST (connection opened for)", "421s"], peers, colour)));
+    const counted = refusedKind ? "REFUSALS" : "421s";
+    lines.push("", indent(table(["PEER HOST (connection opened for)", counted], peers, colour)));
   }
   if (h.addresses.length > 0) {
     const rows = h.addresses.map((a) => [
       a.address,
       String(a.ownFetchCount),
       String(a.ownMisdirectedCount),
+      String(a.answeredCount),
       a.affected ? { text: "yes", style: "red" as const } : "no",
     ]);
-    lines.push("", indent(table(["ADDRESS", "OWN FETCHES", "OWN 421s", "AFFECTED"], rows, colour)));
+    // ANSWERED counts non-421 answers on any connection: a healthy edge may be reached only over pooled ones.
+    const headers = ["ADDRESS", "OWN FETCHES", "OWN 421s", "ANSWERED", "AFFECTED"];
+    lines.push("", indent(table(headers, rows, colour)));
   }
   lines.push("", paint("What to change:", "bold", colour), indent(wrap(h.remediation, 96)), "");
   return lines.join("\n");

@@ -13,6 +13,8 @@ export const ALERT_EXPLANATION: Record<number, string> = {
     "Send SNI: open every TLS connection with the host name as server_name (Apache since 2.4.64 answers 421 without it).",
   [Artifact.IP_LITERAL_SNI]:
     "Send the host name, not an IP address, as SNI: RFC 6066 forbids IP literals in server_name.",
+  [Artifact.TRAILING_DOT_SNI]:
+    "Strip the trailing dot from the host name before using it as SNI (RFC 6066 section 3): with `name.` as SNI a server picks its default vhost, not the one Host names.",
   [Artifact.HTTP1_CROSS_HOST]:
     "Do not reuse HTTP/1.1 connections across host names: open one per host, with SNI = host.",
   [Artifact.CERTIFICATE_MISMATCH]:

@@ -9,6 +9,7 @@ export const Kind = {
   EDGE_ROUTING: 5,
   MIXED: 6,
   INSUFFICIENT_EVIDENCE: 7,
+  COALESCING_REFUSED: 8,
 } as const;
 export type Kind = (typeof Kind)[keyof typeof Kind];
 
@@ -22,9 +23,10 @@ export interface Window {
   endMs: number;
 }
 
-/** One 421 fetch of the host in the window, with the statuses of the fetches that retried it. */
-export interface Misdirected {
+/** One fetch of the host in the window that keeps its detail (a 421 or a refusal), with its retries' statuses. */
+export interface DetailFetch {
   timeMs: number;
+  status: number;
   crawler: string;
   fetchId: string;
   connectionId: string;
@@ -40,12 +42,17 @@ export interface Misdirected {
   retryStatuses: number[];
 }
 
-/** Own-connection traffic of the host at one server address ("" = address not reported), any status. */
-export interface OwnTraffic {
+/** The host's traffic at one server address ("" = address not reported). */
+export interface AddressTraffic {
   address: string;
-  fetches: number;
-  /** Own-connection 421s at this address. */
-  misdirected: number;
+  /** Own-connection fetches, any status. */
+  ownFetches: number;
+  /** Own-connection 421s. */
+  ownMisdirected: number;
+  /** Own-connection answers with a refusal status (400, 403). */
+  ownRefused: number;
+  /** Answers other than 421 on any connection: own, coalesced, or of any SNI state. */
+  answered: number;
 }
 
 /** Everything the classifier needs about one host over one window. */
@@ -54,8 +61,11 @@ export interface HostFacts {
   window: Window;
   /** All fetches of the host in the window. */
   fetchCount: number;
-  misdirected: Misdirected[];
-  own: OwnTraffic[];
+  /** Every 421 of the host, client artifacts included. */
+  misdirected: DetailFetch[];
+  /** The refused fetches (F): coalesced, answered 400 or 403, not what would make a 421 a client artifact. */
+  refused: DetailFetch[];
+  traffic: AddressTraffic[];
   /** Start of the latest hour with an own-connection fetch whose status was not 421, if any. */
   lastOwnAnsweredHourMs: number | undefined;
 }
@@ -70,6 +80,7 @@ export interface AddressStat {
   ownFetchCount: number;
   ownMisdirectedCount: number;
   affected: boolean;
+  answeredCount: number;
 }
 
 /** The verdict and its evidence; field names follow the proto HostDiagnosis so the transport can pass it on. */
@@ -97,4 +108,8 @@ export interface Diagnosis {
   addresses: AddressStat[];
   misdirectedProtocols: number[];
   missingFields: string[];
+  ownRetriedCount: number;
+  ownRetryRecoveredCount: number;
+  refusedCount: number;
+  refusedStatuses: number[];
 }

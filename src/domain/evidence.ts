@@ -1,5 +1,5 @@
-import type { AddressStat, HostFacts, Misdirected, PeerHost } from "./diagnosis.js";
-import { MISDIRECTED } from "./fetch.js";
+import type { AddressStat, AddressTraffic, DetailFetch, HostFacts, PeerHost } from "./diagnosis.js";
+import { MISDIRECTED, REFUSAL_STATUSES } from "./fetch.js";
 import { ConnKind, Protocol } from "./fetch-kind.js";
 import type { Thresholds } from "./thresholds.js";
 import { DAY_MS } from "./window.js";
@@ -7,13 +7,13 @@ import { DAY_MS } from "./window.js";
 /** The 421 sets of diagnosis-rules.md, "Inputs". */
 export interface Sets {
   /** Counted 421s: everything but client artifacts. */
-  m: Misdirected[];
+  m: DetailFetch[];
   /** Client artifacts, shown but never held against the host. */
-  x: Misdirected[];
+  x: DetailFetch[];
   /** Known: protocol and SNI reported, so each is either coalesced or own-connection. */
-  k: Misdirected[];
-  c: Misdirected[];
-  o: Misdirected[];
+  k: DetailFetch[];
+  c: DetailFetch[];
+  o: DetailFetch[];
 }
 
 export function partition(facts: HostFacts): Sets {
@@ -39,12 +39,12 @@ export function ratio(a: number, b: number): number {
   return b === 0 ? 0 : a / b;
 }
 
-export function distinctDays(s: readonly Misdirected[]): number {
+export function distinctDays(s: readonly DetailFetch[]): number {
   return new Set(s.map((f) => Math.floor(f.timeMs / DAY_MS))).size;
 }
 
 /** Connections are crawler-scoped; a 421 without a connection id is a connection of its own. */
-export function distinctConnections(s: readonly Misdirected[]): number {
+export function distinctConnections(s: readonly DetailFetch[]): number {
   const keys = new Set<string>();
   let unnamed = 0;
   for (const f of s) {
@@ -54,7 +54,7 @@ export function distinctConnections(s: readonly Misdirected[]): number {
   return keys.size + unnamed;
 }
 
-export function isRecurring(s: readonly Misdirected[], t: Thresholds): boolean {
+export function isRecurring(s: readonly DetailFetch[], t: Thresholds): boolean {
   return (
     s.length >= t.recurringMinCount &&
     distinctDays(s) >= t.recurringMinDays &&
@@ -67,13 +67,23 @@ export interface RetryFigures {
   recovered: number;
 }
 
-/** Retried = has at least one retry; recovered = some retry got an answer other than 421. */
-export function retryFigures(s: readonly Misdirected[]): RetryFigures {
+const NOT_SERVED: ReadonlySet<number> = new Set([MISDIRECTED]);
+const NOT_SERVED_REFUSAL: ReadonlySet<number> = new Set([MISDIRECTED, ...REFUSAL_STATUSES]);
+
+/**
+ * Retried = has at least one retry; recovered = some retry got served: for a 421 any other answer, for a refusal
+ * an answer that is neither a refusal status nor 421.
+ */
+export function retryFigures(s: readonly DetailFetch[], notServed = NOT_SERVED): RetryFigures {
   const retried = s.filter((f) => f.retryStatuses.length > 0);
   return {
     retried: retried.length,
-    recovered: retried.filter((f) => f.retryStatuses.some((st) => st !== MISDIRECTED)).length,
+    recovered: retried.filter((f) => f.retryStatuses.some((st) => !notServed.has(st))).length,
   };
+}
+
+export function refusalRetryFigures(f: readonly DetailFetch[]): RetryFigures {
+  return retryFigures(f, NOT_SERVED_REFUSAL);
 }
 
 /** The retry test: enough retries, and nearly all of them got served on a fresh connection. */
@@ -81,8 +91,8 @@ export function retriesRecover(r: RetryFigures, t: Thresholds): boolean {
   return r.retried >= t.minRetried && ratio(r.recovered, r.retried) >= t.minRetryRecoveredShare;
 }
 
-/** Peer hosts (the SNI the coalesced connection was opened for), most 421s first, then by name. */
-export function peers(c: readonly Misdirected[]): PeerHost[] {
+/** Peer hosts (the SNI the coalesced connection was opened for), most fetches first, then by name. */
+export function peers(c: readonly DetailFetch[]): PeerHost[] {
   const counts = new Map<string, number>();
   for (const f of c) {
     const peer = f.sni ?? "";
@@ -93,28 +103,50 @@ export function peers(c: readonly Misdirected[]): PeerHost[] {
     .sort((a, b) => b.misdirectedCount - a.misdirectedCount || compare(a.host, b.host));
 }
 
+/** An address with enough own-connection fetches for its 421 rate r(a) to mean something. */
+export function isAssessed(a: AddressTraffic, t: Thresholds): boolean {
+  return a.address !== "" && a.ownFetches >= t.assessedMinOwnFetches;
+}
+
+/** r(a): own-connection 421s at the address over its own-connection fetches. */
+export function ownRate(a: AddressTraffic): number {
+  return ratio(a.ownMisdirected, a.ownFetches);
+}
+
 /**
- * Assessed addresses (reported, with enough own-connection fetches for a rate), most own 421s first, then by
- * address; `affected` is left false for the caller to set, since only the edge verdict implicates addresses.
+ * The address serves the host: enough non-421 answers on any connection, and, where its own connections are
+ * assessed, a clean rate. A browser-like crawler may reach a healthy edge node only over a sibling's connection.
  */
-export function assessedAddresses(facts: HostFacts, t: Thresholds): AddressStat[] {
-  return facts.own
-    .filter((a) => a.address !== "" && a.fetches >= t.assessedMinOwnFetches)
-    .map((a) => ({ address: a.address, ownFetchCount: a.fetches, ownMisdirectedCount: a.misdirected, affected: false }))
+export function serves(a: AddressTraffic, t: Thresholds): boolean {
+  return (
+    a.address !== "" && a.answered >= t.servesMinAnswers && (!isAssessed(a, t) || ownRate(a) <= t.edgeCleanMaxRate)
+  );
+}
+
+/**
+ * The evidence's addresses: every one assessed or serving the host, most own 421s first, then by address.
+ * `affected` is left false for the caller to set, since only the edge verdict implicates addresses.
+ */
+export function addressStats(facts: HostFacts, t: Thresholds): AddressStat[] {
+  return facts.traffic
+    .filter((a) => isAssessed(a, t) || serves(a, t))
+    .map((a) => ({
+      address: a.address,
+      ownFetchCount: a.ownFetches,
+      ownMisdirectedCount: a.ownMisdirected,
+      affected: false,
+      answeredCount: a.answered,
+    }))
     .sort((a, b) => b.ownMisdirectedCount - a.ownMisdirectedCount || compare(a.address, b.address));
 }
 
-export function ownRate(a: AddressStat): number {
-  return ratio(a.ownMisdirectedCount, a.ownFetchCount);
-}
-
 /** Distinct reported protocols of the 421s, ascending; "not reported" is not a protocol seen. */
-export function protocolsOf(s: readonly Misdirected[]): number[] {
+export function protocolsOf(s: readonly DetailFetch[]): number[] {
   return [...new Set(s.map((f) => f.protocol))].filter((p) => p !== Protocol.UNSPECIFIED).sort((a, b) => a - b);
 }
 
 /** Fields crawlers left out on counted 421s, in the order diagnosis-rules.md names them. */
-export function missingFields(m: readonly Misdirected[]): string[] {
+export function missingFields(m: readonly DetailFetch[]): string[] {
   const out: string[] = [];
   if (m.some((f) => f.protocol === Protocol.UNSPECIFIED)) out.push("protocol");
   if (m.some((f) => f.sni === undefined)) out.push("connection.tls_server_name");

@@ -44,6 +44,14 @@ export function summary(d: Diagnosis): string {
       const own = edge ? `itself at ${affected} (edge routing)` : "itself (virtual host)";
       return `${h} answered ${STATUS} ${seen(d)}: ${d.ownConnectionMisdirectedCount} on connections opened for ${h} ${own} and ${d.coalescedMisdirectedCount} on connections opened for ${peerList} (connection coalescing)${ended}.`;
     }
+    case Kind.COALESCING_REFUSED: {
+      const statuses = names(d.refusedStatuses.map(String));
+      const served =
+        d.retryRecoveredCount > 0
+          ? `served ${d.retryRecoveredCount} of ${d.retriedCount} retried requests on fresh connections`
+          : "served its own connections";
+      return `${h} refused ${plural(d.refusedCount, "request")} with ${statuses} instead of ${STATUS} over ${plural(d.distinctDays, "day")} on connections our crawlers opened for ${peerList}, and ${served}: browsers that coalesce show the error page${ended}.`;
+    }
     case Kind.INSUFFICIENT_EVIDENCE: {
       const known = d.coalescedMisdirectedCount + d.ownConnectionMisdirectedCount;
       const why =
@@ -74,6 +82,12 @@ const REMEDIATION: Record<Exclude<Kind, typeof Kind.INSUFFICIENT_EVIDENCE>, stri
   [Kind.EDGE_ROUTING]:
     "The affected addresses serve the name wrongly while others serve it: look for nodes with stale or missing " +
     "vhost/certificate configuration, or DNS records pointing at retired servers.",
+  [Kind.COALESCING_REFUSED]:
+    "The server refuses requests for this name that arrive on a connection opened for another name it holds a " +
+    "certificate for, with a status other than 421, so browsers do not retry and show the error: make it answer " +
+    "421 Misdirected Request to such requests (RFC 9110 section 15.5.20; Apache Traffic Server: a 421 in place " +
+    "of the `host_sni_policy` 403), or stop inviting coalescing (separate certificates or addresses, or an ORIGIN " +
+    "frame that leaves the name out).",
   // The virtual-host finding first: it affects every client, coalescing only some.
   [Kind.MIXED]: `Both problems hold. First the virtual host: ${VIRTUAL_HOST_FIX} Then the coalescing: ${COALESCING_FIX}`,
 };

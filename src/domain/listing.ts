@@ -13,10 +13,12 @@ const RANK: Record<number, number> = {
   [Kind.MIXED]: 0,
   [Kind.VIRTUAL_HOST]: 1,
   [Kind.EDGE_ROUTING]: 2,
-  [Kind.CONNECTION_COALESCING]: 3,
-  [Kind.INSUFFICIENT_EVIDENCE]: 4,
-  [Kind.NOT_RECURRING]: 5,
-  [Kind.NO_MISDIRECTED_REQUESTS]: 6,
+  // Before coalescing: browsers recover from a coalesced 421 by retrying, but not from a refusal.
+  [Kind.COALESCING_REFUSED]: 3,
+  [Kind.CONNECTION_COALESCING]: 4,
+  [Kind.INSUFFICIENT_EVIDENCE]: 5,
+  [Kind.NOT_RECURRING]: 6,
+  [Kind.NO_MISDIRECTED_REQUESTS]: 7,
 };
 
 export interface ListQuery {
@@ -40,7 +42,12 @@ export function hostDiagnosis(
   return diagnose(store.hostFacts(hostId, host, w), t);
 }
 
-const sortKey = (d: Diagnosis): (string | number)[] => [RANK[d.kind] ?? 9, -d.misdirectedCount, d.host];
+/** Within a kind, the most of the kind's own evidence first: refusals for COALESCING_REFUSED, 421s otherwise. */
+const sortKey = (d: Diagnosis): (string | number)[] => [
+  RANK[d.kind] ?? 9,
+  -(d.kind === Kind.COALESCING_REFUSED ? d.refusedCount : d.misdirectedCount),
+  d.host,
+];
 
 export function listDiagnoses(store: ReadStore, q: ListQuery, nowMs: number, t: Thresholds) {
   const size = pageSize(q.pageSize);
@@ -72,19 +79,19 @@ export function listDiagnoses(store: ReadStore, q: ListQuery, nowMs: number, t: 
   };
 }
 
-/** Facts of the hosts that can match: those with a 421, or (when asked for) every host fetched. */
+/** Facts of the hosts that can match: those with a 421 or a refusal, or (when asked for) every host fetched. */
 function candidates(store: ReadStore, w: Window, everyHost: boolean, matches: (host: string) => boolean) {
   const out = [];
   const seen = new Set<number>();
-  for (const m of store.misdirectedByHost(w)) {
-    seen.add(m.hostId);
-    if (matches(m.host)) out.push(store.facts(m.hostId, m.host, w, m.misdirected));
+  for (const detail of store.detailByHost(w)) {
+    seen.add(detail.hostId);
+    if (matches(detail.host)) out.push(store.facts(detail, w));
   }
   if (everyHost) {
     for (const hostId of store.hostsFetched(w)) {
       if (seen.has(hostId)) continue;
       const host = store.nameOf(hostId);
-      if (matches(host)) out.push(store.facts(hostId, host, w, []));
+      if (matches(host)) out.push(store.facts({ hostId, host, misdirected: [], refused: [] }, w));
     }
   }
   return out;

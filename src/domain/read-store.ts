@@ -1,4 +1,4 @@
-import type { HostFacts, Misdirected, Window } from "./diagnosis.js";
+import type { DetailFetch, HostFacts, Window } from "./diagnosis.js";
 
 export interface HourlyRow {
   /** Hours since the epoch. */
@@ -8,10 +8,12 @@ export interface HourlyRow {
   count: number;
 }
 
-export interface HostMisdirected {
+/** The fetches of one host that keep their detail: its 421s (artifacts included) and its refusals (F). */
+export interface HostDetail {
   hostId: number;
   host: string;
-  misdirected: Misdirected[];
+  misdirected: DetailFetch[];
+  refused: DetailFetch[];
 }
 
 /** Client-artifact 421s of one crawler, reason (Artifact number) and host. */
@@ -29,9 +31,10 @@ export interface ReadStore {
   findHost(name: string): number | undefined;
   hourlyStats(hostId: number, w: Window): HourlyRow[];
   hostFacts(hostId: number, host: string, w: Window): HostFacts;
-  misdirectedByHost(w: Window): Iterable<HostMisdirected>;
+  /** Every host with a 421 or a refusal in the window, with those fetches. */
+  detailByHost(w: Window): Iterable<HostDetail>;
   hostsFetched(w: Window): number[];
   nameOf(hostId: number): string;
-  facts(hostId: number, host: string, w: Window, misdirected: Misdirected[]): HostFacts;
+  facts(detail: HostDetail, w: Window): HostFacts;
   alertRows(w: Window): AlertRow[];
 }

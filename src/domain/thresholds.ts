@@ -19,16 +19,20 @@ export interface Thresholds {
   ownCleanMaxRate: number;
   /** Rule 4: own-connection 421 rate up to which own traffic shows the host answers (when retries are too few). */
   ownAnswersMaxRate: number;
-  /** Rules 4-5: fewer retried coalesced 421s than this do not make a retry test. */
+  /** Rules 4, 5 and 7: fewer retried coalesced 421s (or refusals) than this do not make a retry test. */
   minRetried: number;
-  /** Rules 4-5: share of retried coalesced 421s that must recover for the retry test to pass. */
+  /** Rules 4, 5 and 7: share of the retried ones that must recover for the retry test to pass. */
   minRetryRecoveredShare: number;
   /** Rule 5: an address with fewer own-connection fetches than this has no meaningful 421 rate. */
   assessedMinOwnFetches: number;
   /** Rule 5a: own-connection 421 rate from which an address counts as an affected edge node. */
   edgeAffectedMinRate: number;
-  /** Rule 5a: own-connection 421 rate up to which an address counts as serving the host correctly. */
+  /** Rule 5a: own-connection 421 rate up to which an assessed address can count as serving the host. */
   edgeCleanMaxRate: number;
+  /** Rule 5a: non-421 answers (any connection) an address must give before it counts as serving the host. */
+  servesMinAnswers: number;
+  /** Rule 7: share of the host's own traffic answered 400/403 up to which a coalesced 403 counts as a refusal. */
+  ownRefusalMaxRate: number;
   /** resolved: the last 421 must be more than this many days before the window's end. */
   resolvedAfterDays: number;
   /** Window used when a request gives no bounds; long enough to see a weekly pattern twice and more. */
@@ -49,6 +53,8 @@ export const DEFAULT_THRESHOLDS: Readonly<Thresholds> = Object.freeze({
   assessedMinOwnFetches: 2,
   edgeAffectedMinRate: 0.5,
   edgeCleanMaxRate: 0.05,
+  servesMinAnswers: 2,
+  ownRefusalMaxRate: 0.05,
   resolvedAfterDays: 7,
   defaultWindowDays: 30,
 });
@@ -62,6 +68,7 @@ const FRACTIONS: ReadonlySet<keyof Thresholds> = new Set([
   "minRetryRecoveredShare",
   "edgeAffectedMinRate",
   "edgeCleanMaxRate",
+  "ownRefusalMaxRate",
 ]);
 
 function isKey(key: string): key is keyof Thresholds {

@@ -104,12 +104,16 @@ function check(r: FetchRecordInput, index: number, t: TimeBounds): Fetch | Inval
       return new Invalid("connection.certificate_sha256", "must be empty or exactly 32 bytes");
     }
   }
-  const { kind, artifact } = classifyConnection({
-    protocol: r.protocol,
-    sni,
-    hostname: origin.hostname,
-    certCovers: c?.certificateCoversHost,
-  });
+  const { kind, artifact } = classifyConnection(
+    {
+      protocol: r.protocol,
+      sni,
+      sniTrailingDot: c?.tlsServerName?.endsWith(".") === true,
+      hostname: origin.hostname,
+      certCovers: c?.certificateCoversHost,
+    },
+    r.statusCode,
+  );
   return {
     index,
     fetchId: r.fetchId,

@@ -1,14 +1,15 @@
-import type { HostFacts, Misdirected, OwnTraffic, Window } from "../domain/diagnosis.js";
-import { MISDIRECTED } from "../domain/fetch.js";
+import type { AddressTraffic, DetailFetch, HostFacts, Window } from "../domain/diagnosis.js";
+import { isRefused, MISDIRECTED, REFUSAL_STATUSES } from "../domain/fetch.js";
 import type { Artifact, ConnKind } from "../domain/fetch-kind.js";
 import { ConnKind as K } from "../domain/fetch-kind.js";
-import type { AlertRow, HostMisdirected, HourlyRow, ReadStore } from "../domain/read-store.js";
+import type { AlertRow, HostDetail, HourlyRow, ReadStore } from "../domain/read-store.js";
 import { HOUR_MS } from "../domain/window.js";
 import type { Db } from "./db.js";
 
 interface DetailRow {
   host_id: number;
   time_ms: number;
+  status: number;
   crawler_id: number;
   fetch_id: string;
   connection_id: string;
@@ -29,6 +30,7 @@ interface AddressRow {
   own: number;
   fetches: number;
   misdirected: number;
+  refused: number;
   /** Latest hour with an answer other than 421. */
   last_answered: number | null;
 }
@@ -41,11 +43,14 @@ const HOST_HOURS = `WITH RECURSIVE hrs(h) AS (SELECT @from WHERE @from < @to UNI
 
 // Every read touches aggregates, or 421/retry detail through an index: never the ordinary traffic row by row.
 // Crawler and address names come from the reader's caches: joining them cost as much as reading the rows.
-const DETAIL_COLUMNS = `d.host_id, d.time_ms, d.crawler_id, d.fetch_id, d.connection_id, d.sni, d.protocol, d.conn_kind,
+const DETAIL_COLUMNS = `d.host_id, d.time_ms, d.status, d.crawler_id, d.fetch_id, d.connection_id, d.sni, d.protocol, d.conn_kind,
   d.artifact, d.address_id, d.origin_frame,
   (SELECT group_concat(r.status) FROM fetch_detail r WHERE r.crawler_id = d.crawler_id AND r.retry_of = d.fetch_id)
     AS retry_statuses
   FROM fetch_detail d`;
+const REFUSALS = [...REFUSAL_STATUSES].join(", ");
+// 421s and the statuses a refusal can have; isRefused() then picks the refusals among the latter.
+const KEPT_STATUS = `d.status IN (${MISDIRECTED}, ${REFUSALS})`;
 // Names by id never change; a bound keeps a stream of new names from growing the caches without end.
 const MAX_NAMES = 100_000;
 
@@ -76,6 +81,7 @@ export class Reader implements ReadStore {
     this.byAddress = db.prepare<HostHours & { own: number; misdirected: number }, AddressRow>(
       `SELECT address_id, conn_kind = @own AS own, SUM(count) AS fetches,
          SUM(CASE WHEN status = @misdirected THEN count ELSE 0 END) AS misdirected,
+         SUM(CASE WHEN status IN (${REFUSALS}) THEN count ELSE 0 END) AS refused,
          MAX(CASE WHEN status != @misdirected THEN hour END) AS last_answered
        FROM (${HOST_HOURS}) GROUP BY address_id, own`,
     );
@@ -83,11 +89,11 @@ export class Reader implements ReadStore {
     this.lastHour = db.prepare<[], number | null>("SELECT MAX(hour) FROM fetch_hourly").pluck();
     this.addressName = db.prepare<[number], string>("SELECT addr FROM addresses WHERE id = ?").pluck();
     this.crawlerName = db.prepare<[number], string>("SELECT name FROM crawlers WHERE id = ?").pluck();
-    this.hostDetail = db.prepare<[number, number, number, number], DetailRow>(
-      `SELECT ${DETAIL_COLUMNS} WHERE d.host_id = ? AND d.time_ms >= ? AND d.time_ms < ? AND d.status = ?`,
+    this.hostDetail = db.prepare<[number, number, number], DetailRow>(
+      `SELECT ${DETAIL_COLUMNS} WHERE d.host_id = ? AND d.time_ms >= ? AND d.time_ms < ? AND ${KEPT_STATUS}`,
     );
-    this.windowDetail = db.prepare<[number, number, number], DetailRow>(
-      `SELECT ${DETAIL_COLUMNS} WHERE d.time_ms >= ? AND d.time_ms < ? AND d.status = ?`,
+    this.windowDetail = db.prepare<[number, number], DetailRow>(
+      `SELECT ${DETAIL_COLUMNS} WHERE d.time_ms >= ? AND d.time_ms < ? AND ${KEPT_STATUS}`,
     );
     this.hostsInWindow = db
       .prepare<[number, number], number>("SELECT DISTINCT host_id FROM fetch_hourly WHERE hour >= ? AND hour < ?")
@@ -119,25 +125,37 @@ export class Reader implements ReadStore {
 
   /** The facts of one host, for GetHostDiagnosis. */
   hostFacts(hostId: number, host: string, w: Window): HostFacts {
-    const rows = this.hostDetail.all(hostId, w.startMs, w.endMs, MISDIRECTED);
-    return this.facts(
-      hostId,
-      host,
-      w,
-      rows.map((r) => this.toMisdirected(r)),
-    );
+    const detail: HostDetail = { hostId, host, misdirected: [], refused: [] };
+    for (const row of this.hostDetail.iterate(hostId, w.startMs, w.endMs)) this.sort(detail, row);
+    return this.facts(detail, w);
   }
 
-  /** The 421s of every host that had one in the window, one host at a time. */
-  *misdirectedByHost(w: Window): Generator<HostMisdirected> {
+  /** The 421s and refusals of every host that had one in the window, one host at a time. */
+  *detailByHost(w: Window): Generator<HostDetail> {
     // Read in time order (the index) and grouped here: sorting by host in SQL cost more than the reading.
-    const byHost = new Map<number, Misdirected[]>();
-    for (const row of this.windowDetail.iterate(w.startMs, w.endMs, MISDIRECTED)) {
-      const batch = byHost.get(row.host_id);
-      if (batch === undefined) byHost.set(row.host_id, [this.toMisdirected(row)]);
-      else batch.push(this.toMisdirected(row));
+    const byHost = new Map<number, HostDetail>();
+    for (const row of this.windowDetail.iterate(w.startMs, w.endMs)) {
+      let detail = byHost.get(row.host_id);
+      if (detail === undefined) {
+        detail = { hostId: row.host_id, host: "", misdirected: [], refused: [] };
+        byHost.set(row.host_id, detail);
+      }
+      this.sort(detail, row);
     }
-    for (const [hostId, misdirected] of byHost) yield { hostId, host: this.nameOf(hostId), misdirected };
+    for (const detail of byHost.values()) {
+      // A host whose rows were all 400/403 answers that are not refusals has nothing to diagnose.
+      if (detail.misdirected.length === 0 && detail.refused.length === 0) continue;
+      detail.host = this.nameOf(detail.hostId);
+      yield detail;
+    }
+  }
+
+  /** Puts a detail row with it host's 421s or refusals; other 400/403 rows (own connections, artifacts) go. */
+  private sort(detail: HostDetail, row: DetailRow): void {
+    if (row.status === MISDIRECTED) detail.misdirected.push(this.toDetail(row));
+    else if (isRefused({ status: row.status, kind: row.conn_kind as ConnKind, artifact: row.artifact as Artifact })) {
+      detail.refused.push(this.toDetail(row));
+    }
   }
 
   /** Ids of every host fetched in the window. */
@@ -154,23 +172,38 @@ export class Reader implements ReadStore {
     return this.alerts.all(w.startMs, w.endMs, MISDIRECTED);
   }
 
-  facts(hostId: number, host: string, w: Window, misdirected: Misdirected[]): HostFacts {
+  facts(detail: HostDetail, w: Window): HostFacts {
     let fetchCount = 0;
     let lastOwnAnswered: number | undefined;
-    const own: OwnTraffic[] = [];
-    const query = { ...this.hostHoursOf(hostId, w), own: K.OWN, misdirected: MISDIRECTED };
+    const traffic = new Map<number, AddressTraffic>();
+    const query = { ...this.hostHoursOf(detail.hostId, w), own: K.OWN, misdirected: MISDIRECTED };
     for (const r of this.byAddress.iterate(query)) {
       fetchCount += r.fetches;
+      let a = traffic.get(r.address_id);
+      if (a === undefined) {
+        a = {
+          address: this.name("address", r.address_id),
+          ownFetches: 0,
+          ownMisdirected: 0,
+          ownRefused: 0,
+          answered: 0,
+        };
+        traffic.set(r.address_id, a);
+      }
+      a.answered += r.fetches - r.misdirected;
       if (r.own !== 1) continue;
-      own.push({ address: this.name("address", r.address_id), fetches: r.fetches, misdirected: r.misdirected });
+      a.ownFetches = r.fetches;
+      a.ownMisdirected = r.misdirected;
+      a.ownRefused = r.refused;
       if (r.last_answered !== null) lastOwnAnswered = Math.max(lastOwnAnswered ?? r.last_answered, r.last_answered);
     }
     return {
-      host,
+      host: detail.host,
       window: w,
       fetchCount,
-      misdirected,
-      own,
+      misdirected: detail.misdirected,
+      refused: detail.refused,
+      traffic: [...traffic.values()],
       lastOwnAnsweredHourMs: lastOwnAnswered === undefined ? undefined : lastOwnAnswered * HOUR_MS,
     };
   }
@@ -186,9 +219,10 @@ export class Reader implements ReadStore {
     return name;
   }
 
-  private toMisdirected(r: DetailRow): Misdirected {
+  private toDetail(r: DetailRow): DetailFetch {
     return {
       timeMs: r.time_ms,
+      status: r.status,
       crawler: this.name("crawler", r.crawler_id),
       fetchId: r.fetch_id,
       connectionId: r.connection_id,

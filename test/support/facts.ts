@@ -1,5 +1,5 @@
-import type { HostFacts, Misdirected, OwnTraffic, Window } from "../../src/domain/diagnosis.js";
-import { type Fetch, MISDIRECTED } from "../../src/domain/fetch.js";
+import type { AddressTraffic, DetailFetch, HostFacts, Window } from "../../src/domain/diagnosis.js";
+import { type Fetch, isRefused, MISDIRECTED, REFUSAL_STATUSES } from "../../src/domain/fetch.js";
 import { ConnKind } from "../../src/domain/fetch-kind.js";
 import { type FetchRecordInput, validateRecord } from "../../src/domain/validate.js";
 import { HOUR_MS } from "../../src/domain/window.js";
@@ -23,33 +23,46 @@ export function factsFromRecords(records: readonly FetchRecordInput[], host: str
   }
 
   const inWindow = all.filter((f) => f.host === host && f.timeMs >= window.startMs && f.timeMs < window.endMs);
-  const own = new Map<string, OwnTraffic>();
+  const traffic = new Map<string, AddressTraffic>();
   let lastOwnAnsweredMs: number | undefined;
-  const misdirected: Misdirected[] = [];
+  const misdirected: DetailFetch[] = [];
+  const refused: DetailFetch[] = [];
   for (const f of inWindow) {
+    const a = traffic.get(f.address) ?? {
+      address: f.address,
+      ownFetches: 0,
+      ownMisdirected: 0,
+      ownRefused: 0,
+      answered: 0,
+    };
+    traffic.set(f.address, a);
+    if (f.status !== MISDIRECTED) a.answered++;
     if (f.kind === ConnKind.OWN) {
-      const a = own.get(f.address) ?? { address: f.address, fetches: 0, misdirected: 0 };
-      a.fetches++;
-      if (f.status === MISDIRECTED) a.misdirected++;
+      a.ownFetches++;
+      if (f.status === MISDIRECTED) a.ownMisdirected++;
       else lastOwnAnsweredMs = Math.max(lastOwnAnsweredMs ?? f.timeMs, f.timeMs);
-      own.set(f.address, a);
+      if (REFUSAL_STATUSES.has(f.status)) a.ownRefused++;
     }
-    if (f.status === MISDIRECTED) misdirected.push(toMisdirected(f, retries.get(`${f.crawler}\n${f.fetchId}`) ?? []));
+    const retryStatuses = retries.get(`${f.crawler}\n${f.fetchId}`) ?? [];
+    if (f.status === MISDIRECTED) misdirected.push(toDetail(f, retryStatuses));
+    else if (isRefused(f)) refused.push(toDetail(f, retryStatuses));
   }
   return {
     host,
     window: { ...window },
     fetchCount: inWindow.length,
     misdirected,
-    own: [...own.values()],
+    refused,
+    traffic: [...traffic.values()],
     lastOwnAnsweredHourMs:
       lastOwnAnsweredMs === undefined ? undefined : Math.floor(lastOwnAnsweredMs / HOUR_MS) * HOUR_MS,
   };
 }
 
-function toMisdirected(f: Fetch, retryStatuses: number[]): Misdirected {
+function toDetail(f: Fetch, retryStatuses: number[]): DetailFetch {
   return {
     timeMs: f.timeMs,
+    status: f.status,
     crawler: f.crawler,
     fetchId: f.fetchId,
     connectionId: f.connectionId,

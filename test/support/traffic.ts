@@ -40,14 +40,14 @@ export function own(host: string, count: number, o: Options = {}): FetchRecord[]
 }
 
 /**
- * 421s on connections opened for `peer` and reused for the host; each optionally retried on a fresh own
- * connection with the given statuses (one per 421, in turn).
+ * Fetches (421s unless `status` says otherwise) on connections opened for `peer` and reused for the host; each
+ * optionally retried on a fresh own connection with the given statuses (one per fetch, in turn).
  */
 export function coalesced(host: string, peer: string, count: number, o: Options & { retries?: number[] } = {}) {
   const out = many(count, o, (_, connectionId, fetchedAt) =>
     record({
       url: `https://${host}/`,
-      statusCode: 421,
+      statusCode: o.status ?? 421,
       fetchedAt,
       protocol: o.protocol ?? HttpProtocol.HTTP_PROTOCOL_HTTP2,
       connection: { connectionId, tlsServerName: peer, requestIndex: 3, remoteAddress: o.address ?? "192.0.2.1" },
