@@ -110,8 +110,11 @@ export class Queries {
     );
   }
 
-  /** The first page of the default listing (hosts with 421s); resolves with the latency and its length. */
-  listPage(window: TimeWindow, pageSize: number): Promise<{ ms: number; hosts: number }> {
+  /**
+   * The first page of the default listing (hosts with 421s); resolves with the latency and its length. Without a
+   * window the server's default applies (the 30 days ending now).
+   */
+  listPage(window: TimeWindow | undefined, pageSize: number): Promise<{ ms: number; hosts: number }> {
     const started = performance.now();
     const req = { window, kinds: [], hostSuffix: "", includeResolved: false, pageSize, pageToken: "" };
     return new Promise((resolve, reject) =>

@@ -10,7 +10,7 @@ import type { TimeWindow } from "../src/gen/webmasterid/crawldiag/v1/diagnosis.j
 import { IngestPump, percentile, Queries } from "./client.js";
 import { ROOT, type ServerProcess, serverScript, startProcess } from "./processes.js";
 import type { QueryPlan } from "./query-loop.js";
-import { type Batch, DAY_MS, Workload } from "./workload.js";
+import { type Batch, DAY_MS, manyHosts, Workload } from "./workload.js";
 
 const argv = process.argv.slice(2);
 const flag = (name: string) => argv.includes(`--${name}`);
@@ -25,6 +25,8 @@ const TRANSPORT = Math.min(TOTAL, quick ? 300_000 : 1_000_000);
 const MIXED = quick ? 200_000 : 1_000_000;
 const QUERIES = quick ? 1000 : 2000;
 const LISTS = 10;
+// The point with about a million hosts fetched (almost all without 421s): a page must cost about the same.
+const MANY_HOSTS = quick ? 100_000 : 1_000_000;
 const RTT_CALLS = 1000;
 const IN_FLIGHT = option("inflight", 8);
 const BATCH = 1000;
@@ -125,13 +127,19 @@ try {
   while (loaded.records < TOTAL) await load(take(Math.min(CHUNK, TOTAL - loaded.records)));
   log(`server RSS after loading: ${server.rssMb().toFixed(0)} MB (peak ${server.peakRssMb().toFixed(0)})`);
   const fullGets = await reporter(server.port, fullHosts, endMs, QUERIES).latencies();
-  const lists: number[] = [];
-  let listed = 0;
-  for (let i = 0; i < LISTS; i++) {
-    const r = await queries.listPage(windowOf(endMs), 1000);
-    lists.push(r.ms);
-    listed = r.hosts;
-  }
+  /** LISTS first pages of 1000: the first one alone (cold), and all of them. */
+  const listPages = async (window: TimeWindow | undefined) => {
+    const ms: number[] = [];
+    let hosts = 0;
+    for (let i = 0; i < LISTS; i++) {
+      const r = await queries.listPage(window, 1000);
+      ms.push(r.ms);
+      hosts = r.hosts;
+    }
+    return { ms, hosts, cold: ms[0] ?? Number.NaN };
+  };
+  const lists = await listPages(undefined);
+  const lists2d = await listPages(windowOf(endMs));
 
   log(`server RSS after queries: ${server.rssMb().toFixed(0)} MB (peak ${server.peakRssMb().toFixed(0)})`);
   // 3. Queries while ingest runs: more traffic in the last window, from a second stream, and a reporting job
@@ -143,8 +151,12 @@ try {
   const mixed = await pump.pump(more, IN_FLIGHT);
   job.stop();
   const mixedGets = await mixedLatencies;
+  // 4. About a million more hosts, none with a 421, then the same page again.
+  const many = await pump.pump(manyHosts(MANY_HOSTS, endMs, `h${run}`, BATCH), IN_FLIGHT);
+  log(`loaded ${many.records} records of as many hosts`);
+  const listsMany = await listPages(undefined);
 
-  const stored = loaded.accepted + mixed.accepted;
+  const stored = loaded.accepted + mixed.accepted + many.accepted;
   const size = (f: string) => {
     try {
       return statSync(join(dir, f)).size;
@@ -158,7 +170,8 @@ try {
   queries.close();
   await server.stop();
   server = undefined;
-  if (loaded.rejected + mixed.rejected > 0) log(`warning: ${loaded.rejected + mixed.rejected} records rejected`);
+  const rejected = loaded.rejected + mixed.rejected + many.rejected;
+  if (rejected > 0) log(`warning: ${rejected} records rejected`);
   transportRuns.push(await transportOnly(head));
   const best = transportRuns.reduce((a, b) => (b.rps > a.rps ? b : a));
   const transportRps = best.rps;
@@ -174,7 +187,11 @@ try {
     ingest_ratio: round(ingestRps / transportRps),
     get_p50_ms: round(percentile(fullGets, 50)),
     get_p99_ms: round(percentile(fullGets, 99)),
-    list_p50_ms: round(percentile(lists, 50)),
+    list_p50_ms: round(percentile(lists.ms, 50)),
+    list_2d_p50_ms: round(percentile(lists2d.ms, 50)),
+    list_1m_hosts_p50_ms: round(percentile(listsMany.ms, 50)),
+    list_cold_ms: round(lists.cold),
+    empty_call_p99_ms: round(percentile(rtt, 99)),
     get_growth: round(percentile(fullGets, 50) / percentile(tenthGets, 50)),
     mixed_get_p99_ms: round(percentile(mixedGets, 99)),
     mixed_ingest_rps: Math.round(mixed.records / (mixed.ms / 1000)),
@@ -190,7 +207,11 @@ try {
     get_p50_ms: `GetHostDiagnosis, ${fullHosts.size} hosts with 421s, 2-day window`,
     get_p99_ms: `(an empty call's round trip: p50 ${percentile(rtt, 50).toFixed(3)}, p99 ${percentile(rtt, 99).toFixed(3)} ms)`,
     get_growth: `p50 at ${stored} records / p50 at ${tenth} (${percentile(tenthGets, 50).toFixed(3)} ms)`,
-    list_p50_ms: `ListHostDiagnoses, page of ${listed}`,
+    list_p50_ms: `ListHostDiagnoses, default 30-day window, page of ${lists.hosts} (${LISTS} calls)`,
+    list_2d_p50_ms: `the same on a 2-day window, page of ${lists2d.hosts} (first call ${lists2d.cold.toFixed(1)} ms)`,
+    list_1m_hosts_p50_ms: `the same after ${MANY_HOSTS} more hosts, page of ${listsMany.hosts} (first call ${listsMany.cold.toFixed(1)} ms)`,
+    list_cold_ms: "the first of the default-window calls",
+    empty_call_p99_ms: "an RPC that does nothing (transport-only server), same run",
     mixed_get_p99_ms: `${mixedGets.length} GetHostDiagnosis calls during ingest of ${MIXED} records`,
     rss_mb: "server peak RSS (VmHWM)",
     bytes_per_record: `(db + WAL) ${(bytes / 2 ** 20).toFixed(1)} MiB / records stored`,

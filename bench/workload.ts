@@ -215,4 +215,36 @@ export class Workload {
   }
 }
 
+/**
+ * `count` fetches of `count` distinct hosts that answer 200 on their own connections, in the hour before `endMs`:
+ * a store with a million hosts fetched, almost none with a 421.
+ */
+export function manyHosts(count: number, endMs: number, runId: string, batchSize: number): Batch[] {
+  const out: Batch[] = [];
+  for (let i = 0; i < count; i += batchSize) {
+    const records: BenchRecord[] = [];
+    for (let j = i; j < Math.min(i + batchSize, count); j++) {
+      const name = `h${j.toString(36)}.many.example`;
+      records.push({
+        fetchId: `${runId}.${j.toString(36)}`,
+        crawler: "fleet-eu-1",
+        url: `https://${name}/`,
+        statusCode: 200,
+        timeMs: endMs - 3_600_000 + Math.floor((j / count) * 3_600_000),
+        protocol: 2,
+        connectionId: `${runId}.c${j.toString(36)}`,
+        sni: name,
+        requestIndex: 0,
+        remoteAddress: `10.${(j >> 16) & 255}.${(j >> 8) & 255}.${j & 255}`,
+        certCovers: true,
+        certSha256: undefined,
+        retryOf: "",
+        serverSoftware: "",
+      });
+    }
+    out.push({ bytes: encodeBatch(`${runId}-${i}`, records), records: records.length });
+  }
+  return out;
+}
+
 export { DAY_MS };

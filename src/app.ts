@@ -32,6 +32,8 @@ export async function startApp(config: Config, log: Logger, now: () => number = 
     ),
     ReadPool.start({ dbPath: config.dbPath, sync: config.sync, cacheMb: 16, rules: config.rules }, log),
   ]);
+  // Cached diagnoses hear of every commit before its batches are acknowledged.
+  writes.onChanges((changes) => reads.changed(changes));
   const runPurge = async () => log.notice("purged", { ...(await writes.purge(now())) });
   await runPurge();
   const timer = setInterval(runPurge, PURGE_EVERY_MS);

@@ -1,4 +1,5 @@
 import type { Worker } from "node:worker_threads";
+import type { StoreChanges } from "./domain/diagnosis-cache.js";
 import { DomainError } from "./domain/errors.js";
 import type { QueryInput, QueryName, QueryOutput, QueryRunner } from "./domain/queries.js";
 import type { Thresholds } from "./domain/thresholds.js";
@@ -55,6 +56,14 @@ export class ReadPool implements QueryRunner {
       this.waiting.set(id, { resolve: (r) => resolve(r as QueryOutput<N>), reject });
       this.worker.postMessage({ id, name, input, nowMs });
     });
+  }
+
+  /**
+   * What the writer changed ("all" after a purge), for the worker's cached diagnoses. Posted before the writes are
+   * acknowledged: the worker reads its messages in order, so a query sent after an acknowledgement sees them.
+   */
+  changed(changes: StoreChanges | "all"): void {
+    if (this.stopped === undefined) this.worker.postMessage({ changes });
   }
 
   async close(): Promise<void> {

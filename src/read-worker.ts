@@ -3,8 +3,8 @@
  * thousand diagnoses reads for hundreds of ms) holds up neither the thread that serves gRPC nor the writer.
  */
 import { parentPort, workerData } from "node:worker_threads";
-import { QUERIES, type QueryName } from "./domain/queries.js";
-import type { Thresholds } from "./domain/thresholds.js";
+import { DiagnosisCache, type StoreChanges } from "./domain/diagnosis-cache.js";
+import { QUERIES, type QueryName, type ReadContext } from "./domain/queries.js";
 import type { ReadAnswer, ReadSettings } from "./read-pool.js";
 import { openDb } from "./store/db.js";
 import { Reader } from "./store/reader.js";
@@ -21,19 +21,23 @@ const port = parentPort;
 if (port === null) throw new Error("read-worker.ts runs as a worker thread (see read-pool.ts)");
 const settings = workerData as ReadSettings;
 const db = openDb(settings.dbPath, { sync: settings.sync, cacheMb: settings.cacheMb });
-const reader = new Reader(db);
-const rules: Thresholds = settings.rules;
+const ctx: ReadContext = { store: new Reader(db), rules: settings.rules, cache: new DiagnosisCache() };
 
-port.on("message", (m: Ask | "close") => {
+port.on("message", (m: Ask | "close" | { changes: StoreChanges | "all" }) => {
   if (m === "close") {
     db.close();
     port.close();
     return;
   }
+  if ("changes" in m) {
+    if (m.changes === "all") ctx.cache.clear();
+    else ctx.cache.changed(m.changes);
+    return;
+  }
   let answer: ReadAnswer;
   try {
-    const query = QUERIES[m.name] as (s: Reader, t: Thresholds, q: unknown, nowMs: number) => unknown;
-    answer = { id: m.id, result: query(reader, rules, m.input, m.nowMs) };
+    const query = QUERIES[m.name] as (c: ReadContext, q: unknown, nowMs: number) => unknown;
+    answer = { id: m.id, result: query(ctx, m.input, m.nowMs) };
   } catch (e) {
     answer = { id: m.id, error: toWire(e) };
   }

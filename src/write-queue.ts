@@ -1,4 +1,5 @@
 import type { Worker } from "node:worker_threads";
+import type { StoreChanges } from "./domain/diagnosis-cache.js";
 import { DomainError } from "./domain/errors.js";
 import type { IngestResult, IngestSink, ReceivedBatch } from "./domain/ingest.js";
 import { WriteBudget } from "./domain/write-budget.js";
@@ -29,7 +30,7 @@ export type ToWorker =
 export type Answer = { id: number; result: IngestResult } | { id: number; error: WireError };
 
 export type FromWorker =
-  | { type: "done"; busyMs: number; answers: Answer[] }
+  | { type: "done"; busyMs: number; answers: Answer[]; changes: StoreChanges }
   | { type: "purged"; id: number; counts: PurgeCounts };
 
 interface Waiting {
@@ -51,6 +52,7 @@ const YOUNG_GENERATION_MB = 32;
 export class WriteQueue implements IngestSink {
   private readonly waiting = new Map<number, Waiting>();
   private readonly purges = new Map<number, (counts: PurgeCounts) => void>();
+  private readonly changeListeners: ((changes: StoreChanges | "all") => void)[] = [];
   private nextId = 1;
   private stopped: DomainError | undefined;
   private readonly exited: Promise<void>;
@@ -111,13 +113,20 @@ export class WriteQueue implements IngestSink {
     this.worker.postMessage(m);
   }
 
+  /** Tells `listener` what each commit changed ("all" after a purge), before the commit is acknowledged. */
+  onChanges(listener: (changes: StoreChanges | "all") => void): void {
+    this.changeListeners.push(listener);
+  }
+
   private receive(m: FromWorker): void {
     if (m.type === "purged") {
+      for (const l of this.changeListeners) l("all");
       this.purges.get(m.id)?.(m.counts);
       this.purges.delete(m.id);
       return;
     }
     if (m.type !== "done") return;
+    for (const l of this.changeListeners) l(m.changes);
     let records = 0;
     for (const a of m.answers) {
       const w = this.waiting.get(a.id);

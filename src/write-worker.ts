@@ -79,7 +79,7 @@ function commitWaiting(): void {
     const id = ids[i] ?? 0;
     answers.push(r instanceof DomainError ? { id, error: toWire(r) } : { id, result: r });
   });
-  post({ type: "done", busyMs: performance.now() - started, answers });
+  post({ type: "done", busyMs: performance.now() - started, answers, changes: writer.takeChanges() });
 }
 
 function toItem(m: BatchMessage): IngestItem {

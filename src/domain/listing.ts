@@ -1,5 +1,6 @@
 import { diagnose } from "./classify.js";
 import { type Diagnosis, Kind, type Window } from "./diagnosis.js";
+import type { DiagnosisCache, WindowEntry } from "./diagnosis-cache.js";
 import { invalidArgument } from "./errors.js";
 import { normaliseHostname } from "./host.js";
 import { compareKeys, decodeToken, encodeToken, fingerprint, pageSize, takePage } from "./page-token.js";
@@ -30,16 +31,27 @@ export interface ListQuery {
   pageToken: string;
 }
 
-export function hostDiagnosis(
-  store: ReadStore,
-  raw: string,
-  window: WindowInput | undefined,
-  nowMs: number,
-  t: Thresholds,
-) {
-  const w = resolveWindow(window, nowMs, t.defaultWindowDays);
-  const { host, hostId } = knownHost(store, raw);
-  return diagnose(store.hostFacts(hostId, host, w), t);
+/** Where the queries read from and what they keep between calls. */
+export interface ReadContext {
+  store: ReadStore;
+  rules: Thresholds;
+  cache: DiagnosisCache;
+}
+
+export function hostDiagnosis(ctx: ReadContext, raw: string, window: WindowInput | undefined, nowMs: number) {
+  const w = resolveWindow(window, nowMs, ctx.rules.defaultWindowDays);
+  const { host, hostId } = knownHost(ctx.store, raw);
+  return diagnosisOf(ctx, ctx.cache.entry(w), hostId, host, w);
+}
+
+/** The host's diagnosis: kept from an earlier call unless its data changed since, else computed and kept. */
+function diagnosisOf(ctx: ReadContext, entry: WindowEntry, hostId: number, host: string, w: Window): Diagnosis {
+  let d = entry.diagnoses.get(hostId);
+  if (d === undefined) {
+    d = diagnose(ctx.store.hostFacts(hostId, host, w), ctx.rules);
+    entry.put(hostId, d);
+  }
+  return d;
 }
 
 /** Within a kind, the most of the kind's own evidence first: refusals for COALESCING_REFUSED, 421s otherwise. */
@@ -49,7 +61,8 @@ const sortKey = (d: Diagnosis): (string | number)[] => [
   d.host,
 ];
 
-export function listDiagnoses(store: ReadStore, q: ListQuery, nowMs: number, t: Thresholds) {
+export function listDiagnoses(ctx: ReadContext, q: ListQuery, nowMs: number) {
+  const t = ctx.rules;
   const size = pageSize(q.pageSize);
   for (const k of q.kinds) {
     if (RANK[k] === undefined) throw invalidArgument("kinds", `unknown DiagnosisKind value ${k}`);
@@ -68,8 +81,7 @@ export function listDiagnoses(store: ReadStore, q: ListQuery, nowMs: number, t: 
   const wanted = new Set(kinds);
   const matches = (host: string) =>
     suffix === "" || host === suffix || (host.endsWith(suffix) && host[host.length - suffix.length - 1] === ".");
-  const rows = candidates(store, window, wanted.has(Kind.NO_MISDIRECTED_REQUESTS), matches)
-    .map((facts) => diagnose(facts, t))
+  const rows = candidates(ctx, window, wanted.has(Kind.NO_MISDIRECTED_REQUESTS), matches)
     .filter((d) => wanted.has(d.kind) && (q.includeResolved || !d.resolved))
     .sort((a, b) => compareKeys(sortKey(a), sortKey(b)));
   const { page, next } = takePage(rows, sortKey, state?.after ?? [], size);
@@ -79,19 +91,45 @@ export function listDiagnoses(store: ReadStore, q: ListQuery, nowMs: number, t: 
   };
 }
 
-/** Facts of the hosts that can match: those with a 421 or a refusal, or (when asked for) every host fetched. */
-function candidates(store: ReadStore, w: Window, everyHost: boolean, matches: (host: string) => boolean) {
-  const out = [];
-  const seen = new Set<number>();
-  for (const detail of store.detailByHost(w)) {
-    seen.add(detail.hostId);
-    if (matches(detail.host)) out.push(store.facts(detail, w));
+/**
+ * Diagnoses of the hosts that can match: those with a 421 or a refusal in the window, or (when asked for) every
+ * host fetched. The first call for a window finds the hosts with 421s in one scan of its detail; later calls
+ * reuse what the cache kept and diagnose again only the hosts whose data changed.
+ */
+function candidates(ctx: ReadContext, w: Window, everyHost: boolean, matches: (host: string) => boolean) {
+  const { store, rules, cache } = ctx;
+  const entry = cache.entry(w);
+  const out: Diagnosis[] = [];
+  if (entry.candidates === undefined) {
+    const found = new Map<number, string>();
+    for (const detail of store.detailByHost(w)) {
+      found.set(detail.hostId, detail.host);
+      if (!matches(detail.host)) continue;
+      const d = entry.diagnoses.get(detail.hostId) ?? diagnose(store.facts(detail, w), rules);
+      entry.put(detail.hostId, d);
+      out.push(d);
+    }
+    entry.candidates = found;
+  } else {
+    for (const [hostId, known] of entry.candidates) {
+      const host = known === "" ? store.nameOf(hostId) : known;
+      if (known === "") entry.candidates.set(hostId, host);
+      if (!matches(host)) continue;
+      const d = diagnosisOf(ctx, entry, hostId, host, w);
+      // A host reported changed that has, after all, no 421 or refusal in this window.
+      if (d.misdirectedCount + d.excludedClientSideCount + d.refusedCount === 0) {
+        entry.candidates.delete(hostId);
+        continue;
+      }
+      out.push(d);
+    }
   }
   if (everyHost) {
+    // Hosts without 421s are not kept: there may be millions.
     for (const hostId of store.hostsFetched(w)) {
-      if (seen.has(hostId)) continue;
+      if (entry.candidates.has(hostId)) continue;
       const host = store.nameOf(hostId);
-      if (matches(host)) out.push(store.facts({ hostId, host, misdirected: [], refused: [] }, w));
+      if (matches(host)) out.push(diagnose(store.facts({ hostId, host, misdirected: [], refused: [] }, w), rules));
     }
   }
   return out;

@@ -1,10 +1,10 @@
 import type { AddressTraffic, DetailFetch, HostFacts, Window } from "../domain/diagnosis.js";
 import { isRefused, MISDIRECTED, REFUSAL_STATUSES } from "../domain/fetch.js";
 import type { Artifact, ConnKind } from "../domain/fetch-kind.js";
-import { ConnKind as K } from "../domain/fetch-kind.js";
 import type { AlertRow, HostDetail, HourlyRow, ReadStore } from "../domain/read-store.js";
 import { HOUR_MS } from "../domain/window.js";
 import type { Db } from "./db.js";
+import { TrafficReader } from "./traffic.js";
 
 interface DetailRow {
   host_id: number;
@@ -24,17 +24,6 @@ interface DetailRow {
 
 const hours = (w: Window): [number, number] => [w.startMs / HOUR_MS, w.endMs / HOUR_MS];
 
-/** A host's traffic in a window per server address, own connections apart from the rest. */
-interface AddressRow {
-  address_id: number;
-  own: number;
-  fetches: number;
-  misdirected: number;
-  refused: number;
-  /** Latest hour with an answer other than 421. */
-  last_answered: number | null;
-}
-
 // fetch_hourly is keyed (hour, host_id, ...): a host's rows in a window are found by one seek per hour, so the
 // cost follows the window's length, not how much traffic other hosts stored in it.
 const HOST_HOURS = `WITH RECURSIVE hrs(h) AS (SELECT @from WHERE @from < @to UNION ALL SELECT h + 1 FROM hrs WHERE h + 1 < @to)
@@ -44,9 +33,7 @@ const HOST_HOURS = `WITH RECURSIVE hrs(h) AS (SELECT @from WHERE @from < @to UNI
 // Every read touches aggregates, or 421/retry detail through an index: never the ordinary traffic row by row.
 // Crawler and address names come from the reader's caches: joining them cost as much as reading the rows.
 const DETAIL_COLUMNS = `d.host_id, d.time_ms, d.status, d.crawler_id, d.fetch_id, d.connection_id, d.sni, d.protocol, d.conn_kind,
-  d.artifact, d.address_id, d.origin_frame,
-  (SELECT group_concat(r.status) FROM fetch_detail r WHERE r.crawler_id = d.crawler_id AND r.retry_of = d.fetch_id)
-    AS retry_statuses
+  d.artifact, d.address_id, d.origin_frame, d.retry_statuses
   FROM fetch_detail d`;
 const REFUSALS = [...REFUSAL_STATUSES].join(", ");
 // 421s and the statuses a refusal can have; isRefused() then picks the refusals among the latter.
@@ -59,7 +46,7 @@ export class Reader implements ReadStore {
   private readonly hostId;
   private readonly hostName;
   private readonly hourly;
-  private readonly byAddress;
+  private readonly traffic;
   private readonly firstHour;
   private readonly lastHour;
   private readonly addressName;
@@ -68,7 +55,6 @@ export class Reader implements ReadStore {
   private readonly hostDetail;
   private readonly windowDetail;
   private readonly alerts;
-  private readonly hostsInWindow;
 
   constructor(db: Db) {
     this.hostId = db.prepare<[string], number>("SELECT id FROM hosts WHERE name = ?").pluck();
@@ -78,13 +64,7 @@ export class Reader implements ReadStore {
       `SELECT hour, status, protocol, SUM(count) AS count FROM (${HOST_HOURS})
        GROUP BY hour, status, protocol ORDER BY hour`,
     );
-    this.byAddress = db.prepare<HostHours & { own: number; misdirected: number }, AddressRow>(
-      `SELECT address_id, conn_kind = @own AS own, SUM(count) AS fetches,
-         SUM(CASE WHEN status = @misdirected THEN count ELSE 0 END) AS misdirected,
-         SUM(CASE WHEN status IN (${REFUSALS}) THEN count ELSE 0 END) AS refused,
-         MAX(CASE WHEN status != @misdirected THEN hour END) AS last_answered
-       FROM (${HOST_HOURS}) GROUP BY address_id, own`,
-    );
+    this.traffic = new TrafficReader(db);
     this.firstHour = db.prepare<[], number | null>("SELECT MIN(hour) FROM fetch_hourly").pluck();
     this.lastHour = db.prepare<[], number | null>("SELECT MAX(hour) FROM fetch_hourly").pluck();
     this.addressName = db.prepare<[number], string>("SELECT addr FROM addresses WHERE id = ?").pluck();
@@ -95,9 +75,6 @@ export class Reader implements ReadStore {
     this.windowDetail = db.prepare<[number, number], DetailRow>(
       `SELECT ${DETAIL_COLUMNS} WHERE d.time_ms >= ? AND d.time_ms < ? AND ${KEPT_STATUS}`,
     );
-    this.hostsInWindow = db
-      .prepare<[number, number], number>("SELECT DISTINCT host_id FROM fetch_hourly WHERE hour >= ? AND hour < ?")
-      .pluck();
     this.alerts = db.prepare<[number, number, number], AlertRow>(
       `SELECT c.name AS crawler, d.artifact, h.name AS host, COUNT(*) AS count, MIN(d.time_ms) AS first_ms,
          MAX(d.time_ms) AS last_ms
@@ -160,7 +137,7 @@ export class Reader implements ReadStore {
 
   /** Ids of every host fetched in the window. */
   hostsFetched(w: Window): number[] {
-    return this.hostsInWindow.all(...hours(w));
+    return [...this.traffic.hostsFetched(w)];
   }
 
   nameOf(hostId: number): string {
@@ -176,8 +153,7 @@ export class Reader implements ReadStore {
     let fetchCount = 0;
     let lastOwnAnswered: number | undefined;
     const traffic = new Map<number, AddressTraffic>();
-    const query = { ...this.hostHoursOf(detail.hostId, w), own: K.OWN, misdirected: MISDIRECTED };
-    for (const r of this.byAddress.iterate(query)) {
+    for (const r of this.traffic.rows(detail.hostId, w)) {
       fetchCount += r.fetches;
       let a = traffic.get(r.address_id);
       if (a === undefined) {
@@ -192,9 +168,9 @@ export class Reader implements ReadStore {
       }
       a.answered += r.fetches - r.misdirected;
       if (r.own !== 1) continue;
-      a.ownFetches = r.fetches;
-      a.ownMisdirected = r.misdirected;
-      a.ownRefused = r.refused;
+      a.ownFetches += r.fetches;
+      a.ownMisdirected += r.misdirected;
+      a.ownRefused += r.refused;
       if (r.last_answered !== null) lastOwnAnswered = Math.max(lastOwnAnswered ?? r.last_answered, r.last_answered);
     }
     return {

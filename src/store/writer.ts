@@ -1,6 +1,8 @@
 import { statSync } from "node:fs";
+import type { StoreChanges } from "../domain/diagnosis-cache.js";
 import { DomainError } from "../domain/errors.js";
 import { type Fetch, keepsDetail, type Rejection } from "../domain/fetch.js";
+import { ConnKind } from "../domain/fetch-kind.js";
 import {
   type BatchToCommit,
   type Committed,
@@ -10,6 +12,7 @@ import {
   type StoredRequest,
 } from "../domain/ingest.js";
 import { HOUR_MS } from "../domain/window.js";
+import { DailyDeltas, DailyUpsert } from "./daily-deltas.js";
 import type { Db } from "./db.js";
 import { Dictionary } from "./dictionary.js";
 import { HourlyDeltas, HourlyUpsert } from "./hourly-deltas.js";
@@ -24,8 +27,13 @@ export class Writer implements IngestStore {
   private readonly findRequestStmt;
   private readonly insertRequest;
   private readonly upsertHourly;
+  private readonly upsertDaily;
   private readonly detailExists;
   private readonly insertDetail;
+  private readonly retriesOf;
+  private readonly addRetry;
+  private touched = new Set<number>();
+  private touchedDetail = new Set<number>();
   private readonly commit;
   private readonly pageCount;
   private readonly pageSize: number;
@@ -41,14 +49,28 @@ export class Writer implements IngestStore {
       "INSERT INTO requests (request_id, digest, created_ms, result) VALUES (?, ?, ?, ?)",
     );
     this.upsertHourly = new HourlyUpsert(db);
+    this.upsertDaily = new DailyUpsert(db);
     this.detailExists = db
       .prepare<[number, string], number>("SELECT 1 FROM fetch_detail WHERE crawler_id = ? AND fetch_id = ?")
       .pluck();
     this.insertDetail = db.prepare(
       `INSERT INTO fetch_detail (host_id, crawler_id, fetch_id, time_ms, status, protocol, conn_kind, artifact,
-         connection_id, sni, request_index, address_id, cert_covers, origin_frame, via_alt_svc, retry_of)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+         connection_id, sni, request_index, address_id, cert_covers, origin_frame, via_alt_svc, retry_of,
+         retry_statuses)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     );
+    // A retry that came before its original: the original picks the statuses up when it is stored.
+    this.retriesOf = db
+      .prepare<[number, string], string | null>(
+        "SELECT group_concat(status) FROM fetch_detail WHERE crawler_id = ? AND retry_of = ?",
+      )
+      .pluck();
+    this.addRetry = db
+      .prepare<[string, number, string], number>(
+        `UPDATE fetch_detail SET retry_statuses = COALESCE(retry_statuses || ',', '') || ?
+         WHERE crawler_id = ? AND fetch_id = ? RETURNING host_id`,
+      )
+      .pluck();
     this.commit = db.transaction((batches: readonly BatchToCommit[]) => this.write(batches));
     this.pageCount = db.prepare<[], number>("PRAGMA page_count").pluck();
     this.pageSize = db.pragma("page_size", { simple: true }) as number;
@@ -69,10 +91,19 @@ export class Writer implements IngestStore {
     return row === undefined ? undefined : { digest: row.digest, result: JSON.parse(row.result) as IngestResult };
   }
 
+  /** The hosts changed since the last call, for caches of answers derived from them. */
+  takeChanges(): StoreChanges {
+    const out = { hosts: [...this.touched], detail: [...this.touchedDetail] };
+    this.touched = new Set();
+    this.touchedDetail = new Set();
+    return out;
+  }
+
   commitBatches(batches: readonly BatchToCommit[]): Committed[] {
     try {
       return this.commit(batches);
     } catch (cause) {
+      // Nothing was stored; reporting hosts as changed anyway is harmless, missing one would not be.
       this.hosts.forget();
       this.crawlers.forget();
       this.addresses.forget();
@@ -89,17 +120,19 @@ export class Writer implements IngestStore {
 
   private write(batches: readonly BatchToCommit[]): Committed[] {
     const deltas = new HourlyDeltas();
+    const daily = new DailyDeltas();
     const out = batches.map((b): Committed => {
       // Asked again inside the transaction: an earlier batch of this group may have used the same request_id.
       const prior = this.findRequest(b.requestId);
-      return prior === undefined ? { result: this.writeBatch(b, deltas) } : { prior };
+      return prior === undefined ? { result: this.writeBatch(b, deltas, daily) } : { prior };
     });
     // One upsert per distinct key for the whole group rather than one per fetch.
     deltas.flush(this.upsertHourly);
+    daily.flush(this.upsertDaily);
     return out;
   }
 
-  private writeBatch(b: BatchToCommit, deltas: HourlyDeltas): IngestResult {
+  private writeBatch(b: BatchToCommit, deltas: HourlyDeltas, daily: DailyDeltas): IngestResult {
     const rejections: Rejection[] = [...b.rejections];
     let accepted = 0;
     for (const f of b.fetches) {
@@ -115,7 +148,10 @@ export class Writer implements IngestStore {
         continue;
       }
       accepted++;
-      deltas.add(Math.floor(f.timeMs / HOUR_MS), hostId, f.status, f.protocol, f.kind, addressId);
+      const hour = Math.floor(f.timeMs / HOUR_MS);
+      deltas.add(hour, hostId, f.status, f.protocol, f.kind, addressId);
+      daily.add(hour, hostId, addressId, f.kind === ConnKind.OWN, f.status);
+      this.touched.add(hostId);
     }
     const result = finishResult(accepted, rejections);
     this.insertRequest.run(b.requestId, b.digest, b.nowMs, JSON.stringify(result));
@@ -125,6 +161,15 @@ export class Writer implements IngestStore {
   private storeDetail(f: Fetch, hostId: number, addressId: number): boolean {
     const crawlerId = this.crawlers.idOf(f.crawler);
     if (this.detailExists.get(crawlerId, f.fetchId) !== undefined) return false;
+    this.touchedDetail.add(hostId);
+    if (f.retryOf !== "") {
+      // The original's facts change too, and it may be of another host.
+      const original = this.addRetry.get(String(f.status), crawlerId, f.retryOf);
+      if (original !== undefined) {
+        this.touched.add(original);
+        this.touchedDetail.add(original);
+      }
+    }
     this.insertDetail.run(
       hostId,
       crawlerId,
@@ -142,6 +187,7 @@ export class Writer implements IngestStore {
       bool(f.originFrame),
       f.viaAltSvc ? 1 : 0,
       f.retryOf === "" ? null : f.retryOf,
+      this.retriesOf.get(crawlerId, f.fetchId) ?? null,
     );
     return true;
   }

@@ -1,0 +1,112 @@
+import type { Window } from "../domain/diagnosis.js";
+import { MISDIRECTED, REFUSAL_STATUSES } from "../domain/fetch.js";
+import { ConnKind } from "../domain/fetch-kind.js";
+import { HOUR_MS } from "../domain/window.js";
+import type { Db } from "./db.js";
+
+/** A host's traffic at one server address over some span, own connections apart from the rest. */
+export interface AddressRow {
+  address_id: number;
+  own: number;
+  fetches: number;
+  misdirected: number;
+  refused: number;
+  /** Latest hour with an answer other than 421. */
+  last_answered: number | null;
+}
+
+/** Hours [from, to) and whole days [fromDay, toDay) that together make up a window. */
+interface Spans {
+  hours: [number, number][];
+  days: [number, number] | undefined;
+}
+
+type Range = { host: number; from: number; to: number };
+
+// Both tables are keyed by time first (writes land together): a host's rows are found by one seek per hour or day
+// of the window, so the cost follows the window's length, not how much traffic other hosts stored in it.
+const seekEach = (table: string, column: string) =>
+  `WITH RECURSIVE t(x) AS (SELECT @from WHERE @from < @to UNION ALL SELECT x + 1 FROM t WHERE x + 1 < @to)
+   SELECT f.* FROM t CROSS JOIN ${table} f ON f.${column} = t.x AND f.host_id = @host`;
+const REFUSALS = [...REFUSAL_STATUSES].join(", ");
+
+/**
+ * Per-address traffic of a host over a window: its whole UTC days from fetch_daily, the hours of its partial days
+ * from fetch_hourly. A 30-day window costs about 30 day seeks and up to 46 hour seeks instead of 720 hour seeks.
+ */
+export class TrafficReader {
+  private readonly hourly;
+  private readonly daily;
+  private readonly hourBounds;
+  private readonly dayBounds;
+  private readonly hostsInHours;
+  private readonly hostsInDays;
+
+  constructor(db: Db) {
+    this.hourly = db.prepare<Range & { own: number; misdirected: number }, AddressRow>(
+      `SELECT address_id, conn_kind = @own AS own, SUM(count) AS fetches,
+         SUM(CASE WHEN status = @misdirected THEN count ELSE 0 END) AS misdirected,
+         SUM(CASE WHEN status IN (${REFUSALS}) THEN count ELSE 0 END) AS refused,
+         MAX(CASE WHEN status != @misdirected THEN hour END) AS last_answered
+       FROM (${seekEach("fetch_hourly", "hour")}) GROUP BY address_id, own`,
+    );
+    this.daily = db.prepare<Range, AddressRow>(
+      `SELECT address_id, own, SUM(fetches) AS fetches, SUM(misdirected) AS misdirected, SUM(refused) AS refused,
+         MAX(last_answered) AS last_answered
+       FROM (${seekEach("fetch_daily", "day")}) GROUP BY address_id, own`,
+    );
+    this.hourBounds = db.prepare<[], { lo: number | null; hi: number | null }>(
+      "SELECT MIN(hour) AS lo, MAX(hour) AS hi FROM fetch_hourly",
+    );
+    this.dayBounds = db.prepare<[], { lo: number | null; hi: number | null }>(
+      "SELECT MIN(day) AS lo, MAX(day) AS hi FROM fetch_daily",
+    );
+    this.hostsInHours = db
+      .prepare<[number, number], number>("SELECT DISTINCT host_id FROM fetch_hourly WHERE hour >= ? AND hour < ?")
+      .pluck();
+    this.hostsInDays = db
+      .prepare<[number, number], number>("SELECT DISTINCT host_id FROM fetch_daily WHERE day >= ? AND day < ?")
+      .pluck();
+  }
+
+  /** The host's rows, one per address and own flag (the same pair may come twice: from days and from hours). */
+  *rows(host: number, w: Window): Generator<AddressRow> {
+    const spans = this.spans(w);
+    if (spans.days !== undefined) {
+      yield* this.daily.iterate({ host, from: spans.days[0], to: spans.days[1] });
+    }
+    for (const [from, to] of spans.hours) {
+      yield* this.hourly.iterate({ host, from, to, own: ConnKind.OWN, misdirected: MISDIRECTED });
+    }
+  }
+
+  /** Ids of every host fetched in the window. */
+  hostsFetched(w: Window): Set<number> {
+    const spans = this.spans(w);
+    const out = new Set<number>();
+    if (spans.days !== undefined) for (const id of this.hostsInDays.iterate(...spans.days)) out.add(id);
+    for (const span of spans.hours) for (const id of this.hostsInHours.iterate(...span)) out.add(id);
+    return out;
+  }
+
+  /** The window cut into whole days and the hours around them, each cut to the span that holds data. */
+  private spans(w: Window): Spans {
+    const from = w.startMs / HOUR_MS;
+    const to = w.endMs / HOUR_MS;
+    const hours = clip(this.hourBounds.get());
+    const firstDay = Math.ceil(from / 24);
+    const endDay = Math.floor(to / 24);
+    if (firstDay >= endDay) return { hours: [cut([from, to], hours)], days: undefined };
+    return {
+      hours: [cut([from, firstDay * 24], hours), cut([endDay * 24, to], hours)],
+      days: cut([firstDay, endDay], clip(this.dayBounds.get())),
+    };
+  }
+}
+
+const clip = (b: { lo: number | null; hi: number | null } | undefined): [number, number] =>
+  b?.lo == null || b.hi == null ? [0, 0] : [b.lo, b.hi + 1];
+const cut = ([from, to]: [number, number], [lo, hi]: [number, number]): [number, number] => [
+  Math.max(from, lo),
+  Math.min(to, hi),
+];
