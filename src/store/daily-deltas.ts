@@ -6,24 +6,29 @@ interface DailyDelta {
   day: number;
   hostId: number;
   addressId: number;
-  own: number;
   fetches: number;
-  misdirected: number;
-  refused: number;
-  lastAnswered: number | null;
+  answered: number;
+  ownFetches: number;
+  ownMisdirected: number;
+  ownRefused: number;
+  ownLastAnswered: number | null;
 }
 
 const ID_SPAN = 2 ** 32;
 const CHUNK = 32;
-const COLUMNS = "(day, host_id, address_id, own, fetches, misdirected, refused, last_answered)";
+const COLUMNS =
+  "(day, host_id, address_id, fetches, answered, own_fetches, own_misdirected, own_refused, own_last_answered)";
+// SQLite's two-argument MAX is NULL when either is: each side falls back to the other.
 const UPSERT_TAIL = `ON CONFLICT DO UPDATE SET fetches = fetches + excluded.fetches,
-  misdirected = misdirected + excluded.misdirected, refused = refused + excluded.refused,
-  last_answered = MAX(COALESCE(last_answered, excluded.last_answered), COALESCE(excluded.last_answered, last_answered))`;
-const WIDTH = 8;
+  answered = answered + excluded.answered, own_fetches = own_fetches + excluded.own_fetches,
+  own_misdirected = own_misdirected + excluded.own_misdirected, own_refused = own_refused + excluded.own_refused,
+  own_last_answered = MAX(COALESCE(own_last_answered, excluded.own_last_answered),
+    COALESCE(excluded.own_last_answered, own_last_answered))`;
+const WIDTH = 9;
 
 /**
- * The fetch_daily increments of one transaction, one per row key: a host's traffic per day and server address,
- * own connections apart. Keyed by numbers, as HourlyDeltas, since this runs once per fetch.
+ * The fetch_daily increments of one transaction, one per row key: a host's traffic per day and server address.
+ * Keyed by numbers, as HourlyDeltas, since this runs once per fetch.
  */
 export class DailyDeltas {
   private readonly rows = new Map<number, Map<number, DailyDelta>>();
@@ -36,16 +41,28 @@ export class DailyDeltas {
       inner = new Map();
       this.rows.set(outer, inner);
     }
-    const key = addressId * 2 + (own ? 1 : 0);
-    let d = inner.get(key);
+    let d = inner.get(addressId);
     if (d === undefined) {
-      d = { day, hostId, addressId, own: own ? 1 : 0, fetches: 0, misdirected: 0, refused: 0, lastAnswered: null };
-      inner.set(key, d);
+      d = {
+        day,
+        hostId,
+        addressId,
+        fetches: 0,
+        answered: 0,
+        ownFetches: 0,
+        ownMisdirected: 0,
+        ownRefused: 0,
+        ownLastAnswered: null,
+      };
+      inner.set(addressId, d);
     }
     d.fetches++;
-    if (status === MISDIRECTED) d.misdirected++;
-    else d.lastAnswered = Math.max(d.lastAnswered ?? hour, hour);
-    if (REFUSAL_STATUSES.has(status)) d.refused++;
+    if (status !== MISDIRECTED) d.answered++;
+    if (!own) return;
+    d.ownFetches++;
+    if (status === MISDIRECTED) d.ownMisdirected++;
+    else d.ownLastAnswered = Math.max(d.ownLastAnswered ?? hour, hour);
+    if (REFUSAL_STATUSES.has(status)) d.ownRefused++;
   }
 
   /** Adds every increment to fetch_daily, in key order so that consecutive upserts share pages. */
@@ -92,9 +109,10 @@ function fill(args: (number | null)[], at: number, d: DailyDelta): void {
   args[at] = d.day;
   args[at + 1] = d.hostId;
   args[at + 2] = d.addressId;
-  args[at + 3] = d.own;
-  args[at + 4] = d.fetches;
-  args[at + 5] = d.misdirected;
-  args[at + 6] = d.refused;
-  args[at + 7] = d.lastAnswered;
+  args[at + 3] = d.fetches;
+  args[at + 4] = d.answered;
+  args[at + 5] = d.ownFetches;
+  args[at + 6] = d.ownMisdirected;
+  args[at + 7] = d.ownRefused;
+  args[at + 8] = d.ownLastAnswered;
 }

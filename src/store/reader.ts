@@ -166,12 +166,12 @@ export class Reader implements ReadStore {
         };
         traffic.set(r.address_id, a);
       }
-      a.answered += r.fetches - r.misdirected;
-      if (r.own !== 1) continue;
-      a.ownFetches += r.fetches;
-      a.ownMisdirected += r.misdirected;
-      a.ownRefused += r.refused;
-      if (r.last_answered !== null) lastOwnAnswered = Math.max(lastOwnAnswered ?? r.last_answered, r.last_answered);
+      a.answered += r.answered;
+      a.ownFetches += r.own_fetches;
+      a.ownMisdirected += r.own_misdirected;
+      a.ownRefused += r.own_refused;
+      const last = r.own_last_answered;
+      if (last !== null) lastOwnAnswered = Math.max(lastOwnAnswered ?? last, last);
     }
     return {
       host: detail.host,

@@ -78,28 +78,33 @@ export const MIGRATIONS: readonly string[] = [
   DROP TABLE fetch_hourly;
   ALTER TABLE fetch_hourly_by_hour RENAME TO fetch_hourly;
   `,
-  // Reporting at scale. fetch_daily rolls a host's traffic per server address up to the day, own connections
-  // apart, so a 30-day window reads about 30 rows a host and address, plus the hours of its two partial days from
-  // fetch_hourly, instead of 720 hourly seeks. Keyed by day first for the reason fetch_hourly is keyed by hour.
+  // Reporting at scale. fetch_daily rolls a host's traffic per server address up to the day, with its own
+  // connections' figures beside the total, so a 30-day window reads about 30 rows a host and address, plus the
+  // hours of its two partial days from fetch_hourly, instead of 720 hourly seeks. Keyed by day first for the
+  // reason fetch_hourly is keyed by hour; one row for both kinds of connection halves the upserts at ingest.
   // retry_statuses keeps, on each detail row, the statuses of the fetches that retried it: filled at ingest from
   // either side (the retry or the original may come first), so a read no longer looks retries up row by row.
   `
   CREATE TABLE fetch_daily (
-    day INTEGER NOT NULL,           -- days since the Unix epoch (UTC)
+    day INTEGER NOT NULL,              -- days since the Unix epoch (UTC)
     host_id INTEGER NOT NULL,
     address_id INTEGER NOT NULL,
-    own INTEGER NOT NULL,           -- 1 = connections opened for the host itself (ConnKind OWN)
     fetches INTEGER NOT NULL,
-    misdirected INTEGER NOT NULL,   -- status 421
-    refused INTEGER NOT NULL,       -- status 400 or 403
-    last_answered INTEGER,          -- latest hour with a status other than 421
-    PRIMARY KEY (day, host_id, address_id, own)
+    answered INTEGER NOT NULL,         -- status other than 421, any connection
+    own_fetches INTEGER NOT NULL,      -- on connections opened for the host itself (ConnKind OWN)
+    own_misdirected INTEGER NOT NULL,  -- of those, status 421
+    own_refused INTEGER NOT NULL,      -- of those, status 400 or 403
+    own_last_answered INTEGER,         -- latest hour of an own-connection status other than 421
+    PRIMARY KEY (day, host_id, address_id)
   ) WITHOUT ROWID;
-  INSERT INTO fetch_daily (day, host_id, address_id, own, fetches, misdirected, refused, last_answered)
-    SELECT hour / 24, host_id, address_id, conn_kind = 1, SUM(count),
-      SUM(CASE WHEN status = 421 THEN count ELSE 0 END), SUM(CASE WHEN status IN (400, 403) THEN count ELSE 0 END),
-      MAX(CASE WHEN status != 421 THEN hour END)
-    FROM fetch_hourly GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4;
+  INSERT INTO fetch_daily (day, host_id, address_id, fetches, answered, own_fetches, own_misdirected, own_refused,
+      own_last_answered)
+    SELECT hour / 24, host_id, address_id, SUM(count), SUM(CASE WHEN status != 421 THEN count ELSE 0 END),
+      SUM(CASE WHEN conn_kind = 1 THEN count ELSE 0 END),
+      SUM(CASE WHEN conn_kind = 1 AND status = 421 THEN count ELSE 0 END),
+      SUM(CASE WHEN conn_kind = 1 AND status IN (400, 403) THEN count ELSE 0 END),
+      MAX(CASE WHEN conn_kind = 1 AND status != 421 THEN hour END)
+    FROM fetch_hourly GROUP BY 1, 2, 3 ORDER BY 1, 2, 3;
 
   ALTER TABLE fetch_detail ADD COLUMN retry_statuses TEXT;  -- comma-separated, NULL = never retried
   UPDATE fetch_detail SET retry_statuses = (SELECT group_concat(r.status) FROM fetch_detail r

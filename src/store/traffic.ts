@@ -4,15 +4,17 @@ import { ConnKind } from "../domain/fetch-kind.js";
 import { HOUR_MS } from "../domain/window.js";
 import type { Db } from "./db.js";
 
-/** A host's traffic at one server address over some span, own connections apart from the rest. */
+/** A host's traffic at one server address over some span, with its own connections' figures beside the total. */
 export interface AddressRow {
   address_id: number;
-  own: number;
   fetches: number;
-  misdirected: number;
-  refused: number;
-  /** Latest hour with an answer other than 421. */
-  last_answered: number | null;
+  /** Status other than 421, any connection. */
+  answered: number;
+  own_fetches: number;
+  own_misdirected: number;
+  own_refused: number;
+  /** Latest hour of an own-connection answer other than 421. */
+  own_last_answered: number | null;
 }
 
 /** Hours [from, to) and whole days [fromDay, toDay) that together make up a window. */
@@ -44,16 +46,19 @@ export class TrafficReader {
 
   constructor(db: Db) {
     this.hourly = db.prepare<Range & { own: number; misdirected: number }, AddressRow>(
-      `SELECT address_id, conn_kind = @own AS own, SUM(count) AS fetches,
-         SUM(CASE WHEN status = @misdirected THEN count ELSE 0 END) AS misdirected,
-         SUM(CASE WHEN status IN (${REFUSALS}) THEN count ELSE 0 END) AS refused,
-         MAX(CASE WHEN status != @misdirected THEN hour END) AS last_answered
-       FROM (${seekEach("fetch_hourly", "hour")}) GROUP BY address_id, own`,
+      `SELECT address_id, SUM(count) AS fetches,
+         SUM(CASE WHEN status != @misdirected THEN count ELSE 0 END) AS answered,
+         SUM(CASE WHEN conn_kind = @own THEN count ELSE 0 END) AS own_fetches,
+         SUM(CASE WHEN conn_kind = @own AND status = @misdirected THEN count ELSE 0 END) AS own_misdirected,
+         SUM(CASE WHEN conn_kind = @own AND status IN (${REFUSALS}) THEN count ELSE 0 END) AS own_refused,
+         MAX(CASE WHEN conn_kind = @own AND status != @misdirected THEN hour END) AS own_last_answered
+       FROM (${seekEach("fetch_hourly", "hour")}) GROUP BY address_id`,
     );
     this.daily = db.prepare<Range, AddressRow>(
-      `SELECT address_id, own, SUM(fetches) AS fetches, SUM(misdirected) AS misdirected, SUM(refused) AS refused,
-         MAX(last_answered) AS last_answered
-       FROM (${seekEach("fetch_daily", "day")}) GROUP BY address_id, own`,
+      `SELECT address_id, SUM(fetches) AS fetches, SUM(answered) AS answered, SUM(own_fetches) AS own_fetches,
+         SUM(own_misdirected) AS own_misdirected, SUM(own_refused) AS own_refused,
+         MAX(own_last_answered) AS own_last_answered
+       FROM (${seekEach("fetch_daily", "day")}) GROUP BY address_id`,
     );
     this.hourBounds = db.prepare<[], { lo: number | null; hi: number | null }>(
       "SELECT MIN(hour) AS lo, MAX(hour) AS hi FROM fetch_hourly",
@@ -69,7 +74,7 @@ export class TrafficReader {
       .pluck();
   }
 
-  /** The host's rows, one per address and own flag (the same pair may come twice: from days and from hours). */
+  /** The host's rows, one per address (an address may come up to three times: from days and from hours). */
   *rows(host: number, w: Window): Generator<AddressRow> {
     const spans = this.spans(w);
     if (spans.days !== undefined) {
