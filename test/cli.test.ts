@@ -142,6 +142,58 @@ test("report: colour on a terminal only", async () => {
   assert.ok(tty.stdout.includes("\x1b[31mvirtual host"), JSON.stringify(tty.stdout));
 });
 
+test("report: by default only the hosts someone must act on, COALESCING_REFUSED included; not isolated 421s", async () => {
+  const day = (n: number) => new Date(Date.now() - n * DAY_MS);
+  // once.example.net: one 421 (NOT_RECURRING); q.example.net: refused with 403 on p's connections, 200 on retry.
+  const records = [record({ url: "https://once.example.net/", statusCode: 421, fetchedAt: day(1) })];
+  for (const n of [1, 2, 3]) {
+    const refused = record({
+      url: "https://q.example.net/",
+      statusCode: 403,
+      fetchedAt: day(n),
+      connection: { tlsServerName: "p.example.net", certificateCoversHost: true },
+    });
+    records.push(refused, record({ url: "https://q.example.net/", fetchedAt: day(n), retryOf: refused.fetchId }));
+  }
+  await ingest(records);
+  const run = await cli(["report", "--address", address, "--suffix", "example.net"]);
+  assert.is(run.code, 0, run.stderr);
+  const lines = run.stdout.trimEnd().split("\n");
+  assert.match(
+    lines[1] ?? "",
+    /^q\.example\.net\s+coalescing refused\s+0\s+refused with 403 from p\.example\.net \(3\)\s/,
+    run.stdout,
+  );
+  assert.is(lines.length, 2, run.stdout);
+});
+
+test("report --all adds the hosts whose 421s do not recur, and --help says what is listed", async () => {
+  // Reads the hosts the previous test stored.
+  const [all, help] = await Promise.all([
+    cli(["report", "--address", address, "--suffix", "example.net", "--all", "--json"]),
+    cli(["report", "--help"]),
+  ]);
+  assert.is(all.code, 0, all.stderr);
+  assert.equal(
+    all.stdout
+      .trimEnd()
+      .split("\n")
+      .map((l) => [JSON.parse(l).host, JSON.parse(l).kind]),
+    [
+      ["q.example.net", "DIAGNOSIS_KIND_COALESCING_REFUSED"],
+      ["once.example.net", "DIAGNOSIS_KIND_NOT_RECURRING"],
+    ],
+  );
+  const text = help.stdout.replace(/\s+/g, " ");
+  assert.ok(
+    text.includes(
+      "list the hosts that need action, most severe first: mixed, virtual-host, edge-routing, coalescing-refused, connection-coalescing",
+    ),
+    text,
+  );
+  assert.ok(text.includes("--all also list not-recurring hosts"), text);
+});
+
 test("host: one diagnosis, readable, with evidence and remediation; unknown hosts exit 1", async () => {
   const [shop, json, missing] = await Promise.all([
     cli(["host", "SHOP.example.com.", "--address", address]),

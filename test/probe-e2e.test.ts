@@ -9,13 +9,20 @@ import { createReporter, type LookupFunction, type ProbeFetch, probe } from "../
 import { makePki, type TestPki } from "./support/certs-e2e.js";
 import { call } from "./support/client.js";
 import { startTestServer, type TestServer, tempDir } from "./support/server.js";
-import { startTlsServer, strictSni, type TlsTestServer, vhosts } from "./support/tls-servers.js";
+import {
+  apacheVhosts,
+  refusesCrossSni,
+  startTlsServer,
+  strictSni,
+  type TlsTestServer,
+  vhosts,
+} from "./support/tls-servers.js";
 
 const DAY_MS = 86_400_000;
 
 let dir: string;
 let pki: TestPki;
-let servers: Record<"coalescing" | "vhost" | "edgeGood" | "edgeBad" | "http1", TlsTestServer>;
+let servers: Record<"coalescing" | "vhost" | "edgeGood" | "edgeBad" | "http1" | "apache" | "ats", TlsTestServer>;
 let crawldiag: TestServer;
 let lookup: LookupFunction;
 
@@ -34,6 +41,13 @@ test.before(async () => {
     edgeGood,
     edgeBad: await startTlsServer({ address: "127.0.0.3", port: edgeGood.port, pki, serves: vhosts("e3.crawl.test") }),
     http1: await startTlsServer({ address: "127.0.0.5", pki, serves: vhosts("old.crawl.test"), http1Only: true }),
+    apache: await startTlsServer({ address: "127.0.0.8", pki, serves: apacheVhosts("www.crawl.test", "c.crawl.test") }),
+    ats: await startTlsServer({
+      address: "127.0.0.7",
+      pki,
+      serves: refusesCrossSni(403, "p.crawl.test", "q.crawl.test"),
+      server: "ATS/9.2.5",
+    }),
   };
   const zone: Record<string, string[]> = {
     "a.crawl.test": ["127.0.0.1"],
@@ -44,11 +58,15 @@ test.before(async () => {
     "edge.crawl.test": ["127.0.0.2", "127.0.0.3"],
     "e3.crawl.test": ["127.0.0.3"],
     "duo.crawl.test": ["127.0.0.3", "127.0.0.2"],
+    "c.crawl.test": ["127.0.0.8"],
+    "p.crawl.test": ["127.0.0.7"],
+    "q.crawl.test": ["127.0.0.7"],
   };
   // Round-robin DNS: each lookup of a name rotates its answer, so successive runs reach different edge nodes first.
   const asked = new Map<string, number>();
   lookup = ((hostname: string, _options: unknown, cb: (e: Error | null, a: LookupAddress[]) => void) => {
-    const all = zone[hostname];
+    // A trailing dot only marks the name absolute, as to a real resolver.
+    const all = zone[hostname.replace(/\.$/, "")];
     if (all === undefined) return cb(Object.assign(new Error(`ENOTFOUND ${hostname}`), { code: "ENOTFOUND" }), []);
     const n = asked.get(hostname) ?? 0;
     asked.set(hostname, n + 1);
@@ -187,6 +205,70 @@ test("an ORIGIN frame's list is reported per fetch (origin_frame_lists_host)", a
   } finally {
     await listing.close();
   }
+});
+
+test("a URL with a trailing dot is fetched as browsers do: SNI without the dot, Host as written, one host in the pool", async () => {
+  // Apache picks its vhost by SNI and by Host; an SNI with the dot would select the default vhost and get 421.
+  const s = servers.apache;
+  const before = s.seen.length;
+  const fetches = await probe([url("c.crawl.test.", s), url("c.crawl.test", s, "/2")], { lookup, ca: pki.ca });
+  assert.equal(fetches.map(captured), [
+    "c.crawl.test. h2 sni=c.crawl.test own 200 127.0.0.8",
+    "c.crawl.test h2 sni=c.crawl.test own 200 127.0.0.8",
+  ]);
+  const [dotted, plain] = fetches.map((f) => f.record);
+  assert.is(dotted?.url, url("c.crawl.test.", s));
+  // Both spellings are one host: the second rides the first's connection as its own, not coalesced.
+  assert.equal(
+    [plain?.connection?.connectionId, plain?.connection?.requestIndex],
+    [dotted?.connection?.connectionId, 1],
+  );
+  assert.equal(
+    s.seen.slice(before).map((v) => `${v.authority.replace(/:\d+$/, "")}@${v.sni}`),
+    ["c.crawl.test.@c.crawl.test", "c.crawl.test@c.crawl.test"],
+  );
+});
+
+test("coalesced requests refused with 403 are retried on a fresh connection and, over days, diagnosed COALESCING_REFUSED", async () => {
+  // Apache Traffic Server refuses a request whose Host differs from the SNI with 403 instead of 421.
+  const s = servers.ats;
+  const reporter = createReporter({ address: `127.0.0.1:${crawldiag.port}`, crawler: "e2e-ats", batchSize: 16 });
+  const now = Date.now();
+  const days: string[][] = [];
+  for (const daysAgo of [3, 2, 1]) {
+    let tick = now - daysAgo * DAY_MS;
+    const fetches = await probe([url("p.crawl.test", s), url("q.crawl.test", s)], {
+      lookup,
+      ca: pki.ca,
+      clock: () => new Date(tick++),
+      crawler: "e2e-ats",
+    });
+    days.push(fetches.map(captured));
+    const [, refused, retry] = fetches;
+    assert.ok(refused?.record?.fetchId);
+    assert.is(retry?.record?.retryOf, refused.record.fetchId);
+    for (const f of fetches) if (f.record) await reporter.report(f.record);
+  }
+  await reporter.close();
+  const day = [
+    "p.crawl.test h2 sni=p.crawl.test own 200 127.0.0.7",
+    "q.crawl.test h2 sni=p.crawl.test coalesced 403 127.0.0.7",
+    "q.crawl.test h2 sni=q.crawl.test own 200 127.0.0.7 retry",
+  ];
+  assert.equal(days, [day, day, day]);
+  assert.equal([reporter.stats().accepted, reporter.stats().rejected], [9, 0]);
+
+  const d = crawldiag.diagnosis;
+  const res = await call(d.getHostDiagnosis, d, { host: `q.crawl.test:${s.port}`, window: undefined });
+  const q = res.diagnosis;
+  assert.ok(q);
+  assert.is(DiagnosisKind[q.kind], "DIAGNOSIS_KIND_COALESCING_REFUSED", q.summary);
+  assert.equal(
+    q.coalescedFrom.map((p) => p.host),
+    ["p.crawl.test"],
+  );
+  assert.equal([q.refusedCount, q.refusedStatuses], [3, [403]]);
+  assert.equal([q.retriedCount, q.retryRecoveredCount], [3, 3]);
 });
 
 test("crawled over four simulated days and reported, the three server behaviours get their diagnoses", async () => {

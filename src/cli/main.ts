@@ -36,11 +36,16 @@ program
 
 program
   .command("report")
-  .description("list the hosts with recurring 421s, most severe first")
+  .description(
+    "list the hosts that need action, most severe first: mixed, virtual-host, edge-routing, coalescing-refused, " +
+      "connection-coalescing (for the webmaster to fix) and insufficient-evidence (for the crawler: report more " +
+      "connection facts); hosts whose 421s do not recur only with --all",
+  )
   .addOption(address())
   .addOption(token())
   .option("--suffix <domain>", "only this host and its subdomains")
-  .option("--kind <kind...>", "only these kinds (virtual-host, edge-routing, connection-coalescing, mixed, ...)")
+  .option("--kind <kind...>", "only these kinds (virtual-host, edge-routing, not-recurring, ...), instead of the above")
+  .option("--all", "also list not-recurring hosts (isolated or transient 421s)")
   .option("--include-resolved", "also list problems that have stopped")
   .option("--json", "one JSON object (proto3 JSON) per line")
   .action((flags) => report(flags));
@@ -84,10 +89,14 @@ program
   .addOption(token())
   .option("--repeat <n>", "fetch the list this many times, on fresh connections each time", whole(1), 1)
   .option("--crawler <id>", "crawler id of the records", "crawldiag-probe")
-  .option("--concurrency <n>", "fetches at once", whole(1), 4)
+  .option("--concurrency <n>", "fetches at once; a site's first URL still goes alone, its others after it", whole(1), 4)
   .option("--timeout <ms>", "longest wait for a connection or an answer", whole(1), 10_000)
   .option("--ca <file>", "also trust this CA certificate (PEM)")
-  .option("--resolve <name:address...>", "use these addresses for a name instead of DNS (name:addr[,addr])")
+  .option(
+    "--resolve <name:address...>",
+    "use these addresses for a name instead of DNS (name:addr[,addr]); " +
+      "with --repeat, each repetition starts at the next address",
+  )
   .option("--json", "the FetchRecords as JSON lines (ready for `import`)")
   .action(async (urls: string[], flags) => {
     process.exitCode = await probeCommand(urls, flags, io);

@@ -17,7 +17,7 @@ export interface ProbeFlags {
   timeout: number;
   /** PEM file of an extra CA to trust. */
   ca?: string | undefined;
-  /** "name:address[,address...]" entries that bypass DNS. */
+  /** "name:address[,address...]" entries that bypass DNS; repetitions rotate through the addresses. */
   resolve?: string[] | undefined;
   json?: boolean | undefined;
 }
@@ -42,8 +42,8 @@ export async function probeCommand(urls: string[], flags: ProbeFlags, io: Io): P
       },
     });
   }
+  const pins = pinTable(flags.resolve ?? []);
   const options = {
-    lookup: pinned(flags.resolve ?? []),
     ca: flags.ca === undefined ? undefined : [...rootCertificates, readFileSync(flags.ca, "utf8")],
     concurrency: flags.concurrency,
     timeoutMs: flags.timeout,
@@ -53,6 +53,7 @@ export async function probeCommand(urls: string[], flags: ProbeFlags, io: Io): P
     for (let run = 0; run < flags.repeat; run++) {
       const fetches = await probe(urls, {
         ...options,
+        lookup: pinned(pins, run),
         onFetch: (f) => {
           if (f.record === undefined) failures++;
           if (flags.json && f.record !== undefined) io.out.write(`${JSON.stringify(FetchRecord.toJSON(f.record))}\n`);
@@ -99,19 +100,34 @@ export function line(f: ProbeFetch, colour: boolean): string {
     .concat(retry);
 }
 
-/** A lookup answering the --resolve names itself (like curl's --resolve) and asking DNS for the rest. */
-function pinned(entries: string[]): LookupFunction | undefined {
-  if (entries.length === 0) return undefined;
+/** The --resolve entries by name, which is compared without case and trailing dot, as DNS does. */
+function pinTable(entries: string[]): Map<string, string[]> {
   const table = new Map<string, string[]>();
   for (const e of entries) {
     const at = e.indexOf(":");
     if (at <= 0) throw new Error(`--resolve ${e}: expected name:address[,address...]`);
-    table.set(e.slice(0, at).toLowerCase(), e.slice(at + 1).split(","));
+    table.set(bare(e.slice(0, at)), e.slice(at + 1).split(","));
   }
+  return table;
+}
+
+const bare = (name: string) => name.toLowerCase().replace(/\.$/, "");
+
+/**
+ * A lookup answering the --resolve names itself (like curl's --resolve) and asking DNS for the rest. Repetition
+ * `run` starts at the run-th address, as round-robin DNS would: the probe connects to the first address that
+ * accepts, so without rotation a fault at any later address would never be reached.
+ */
+function pinned(table: Map<string, string[]>, run: number): LookupFunction | undefined {
+  if (table.size === 0) return undefined;
   return (hostname, options, callback) => {
-    const pins = table.get(hostname.toLowerCase());
+    const pins = table.get(bare(hostname));
     if (pins === undefined) return dnsLookup(hostname, options, callback as never);
-    const all: LookupAddress[] = pins.map((address) => ({ address, family: address.includes(":") ? 6 : 4 }));
+    const turn = run % pins.length;
+    const all: LookupAddress[] = [...pins.slice(turn), ...pins.slice(0, turn)].map((address) => ({
+      address,
+      family: address.includes(":") ? 6 : 4,
+    }));
     if (options.all) callback(null, all);
     else callback(null, all[0]?.address ?? "", all[0]?.family);
   };

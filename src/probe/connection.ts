@@ -11,7 +11,7 @@ export interface OpenOptions {
   id: string;
   address: string;
   port: number;
-  /** The name to send as SNI; an IP-literal host sends none, as browsers do. */
+  /** The host the connection is for; SNI is derived from it (see `serverName`). */
   hostname: string;
   ca?: string | Buffer | (string | Buffer)[] | undefined;
   timeoutMs: number;
@@ -41,9 +41,18 @@ export interface Connection {
   close(): void;
 }
 
+/**
+ * The SNI a browser sends for a hostname: none for an IP literal, and never a trailing dot (RFC 6066 §3). A dotted
+ * name would make servers that pick their vhost by SNI fall back to the default one, and answer 421 (Apache
+ * AH02032) or fail the handshake where browsers and curl, which strip the dot, get the page.
+ */
+export function serverName(hostname: string): string {
+  return isIP(hostname) === 0 ? hostname.replace(/\.$/, "") : "";
+}
+
 /** Opens a verified TLS connection offering h2 and http/1.1 by ALPN, like a browser. */
 export async function openConnection(o: OpenOptions): Promise<Connection> {
-  const sni = isIP(o.hostname) === 0 ? o.hostname : "";
+  const sni = serverName(o.hostname);
   const socket = await new Promise<TLSSocket>((resolve, reject) => {
     const s = tlsConnect({
       host: o.address,

@@ -16,7 +16,8 @@ export interface Pick {
 /**
  * HTTP/2 connections open during one probe run, reused the way Chrome does: first a connection opened for the
  * same hostname and port; else, IP pooling, one to the same port whose address is among the host's DNS answers
- * and whose certificate covers the host.
+ * and whose certificate covers the host. Hostnames come without a trailing dot (Target.hostname), so `b.example.`
+ * and `b.example` find each other's connections as their own, never as coalesced.
  */
 export class Pool {
   private entries: Entry[] = [];

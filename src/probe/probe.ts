@@ -4,9 +4,13 @@ import { type Connection, openConnection } from "./connection.js";
 import { Pool } from "./pool.js";
 import { toRecord } from "./record.js";
 import { type LookupFunction, resolver } from "./resolve.js";
+import { groupsOf, runSessions } from "./session.js";
+import { type Target, target } from "./target.js";
 
 export const DEFAULT_CRAWLER = "crawldiag-probe";
 const MISDIRECTED = 421;
+/** What servers that refuse a request whose Host differs from the SNI answer instead of 421 (ATS: 403; Jetty: 400). */
+const REFUSALS: ReadonlySet<number> = new Set([400, 403]);
 
 export interface ProbeOptions {
   /** Name lookup with the shape of dns.lookup; the default is the system resolver. */
@@ -15,7 +19,7 @@ export interface ProbeOptions {
   ca?: string | Buffer | (string | Buffer)[] | undefined;
   /** The time put in fetched_at: lets a test spread fetches over simulated days. */
   clock?: (() => Date) | undefined;
-  /** Fetches in progress at once (default 4). */
+  /** Fetches in progress at once (default 4); a site's first URL still goes alone before the others of its group. */
   concurrency?: number | undefined;
   /** Longest wait for a connection, and for an answer (default 10 s each). */
   timeoutMs?: number | undefined;
@@ -34,20 +38,11 @@ export interface ProbeFetch {
   host: string;
   /** Made on a connection opened for another host. */
   coalesced: boolean;
-  /** fetch_id of the 421 this fetch retries, "" for a first attempt. */
+  /** fetch_id of the 421 (or refused coalesced request) this fetch retries, "" for a first attempt. */
   retryOf: string;
   /** The record to report; absent when no answer came (see `error`). */
   record?: FetchRecord;
   error?: string;
-}
-
-interface Target {
-  url: string;
-  hostname: string;
-  port: number;
-  authority: string;
-  path: string;
-  origin: string;
 }
 
 interface Attempt {
@@ -58,17 +53,22 @@ interface Attempt {
 
 /**
  * Fetches each URL over HTTPS with a browser's connection pooling, and a 421 once more on a fresh connection
- * opened for the host (SNI = host, no pooling), preferably to the same address. Connections live for this run.
+ * opened for the host (SNI = host, no pooling), preferably to the same address; so too a coalesced request
+ * answered 400 or 403, which some servers send instead of 421. Like a browser session, the first URL of each group
+ * that could share a connection goes first and the group's others once its connection is pooled (see
+ * runSessions). Connections live for this run.
  */
 export async function probe(urls: readonly string[], options: ProbeOptions = {}): Promise<ProbeFetch[]> {
   const run = new Run(options);
   try {
-    let next = 0;
-    const worker = async () => {
-      for (let url = urls[next++]; url !== undefined; url = urls[next++]) await run.fetch(url);
-    };
-    const workers = Math.max(1, Math.min(options.concurrency ?? 4, urls.length));
-    await Promise.all(Array.from({ length: workers }, worker));
+    const targets = urls.map((url) => parse(url));
+    const valid = targets.map((t) => (t instanceof Error ? undefined : t));
+    // A failed lookup is remembered, and reported by the fetch that needs it.
+    const addresses = await Promise.all(valid.map((t) => t && run.addresses(t.dnsName).catch(() => undefined)));
+    await runSessions(groupsOf(valid, addresses), Math.max(1, options.concurrency ?? 4), async (i) => {
+      const t = targets[i];
+      if (t !== undefined) await run.fetch(urls[i] ?? "", t);
+    });
   } finally {
     run.pool.closeAll();
   }
@@ -78,7 +78,8 @@ export async function probe(urls: readonly string[], options: ProbeOptions = {})
 class Run {
   readonly pool = new Pool();
   readonly results: ProbeFetch[] = [];
-  private readonly resolve;
+  /** Every address of a name, each name looked up once per run. */
+  readonly addresses;
   private readonly prefix: string;
   private readonly timeoutMs: number;
   private readonly headers: Record<string, string>;
@@ -86,22 +87,23 @@ class Run {
   private conns = 0;
 
   constructor(private readonly o: ProbeOptions) {
-    this.resolve = resolver(o.lookup);
+    this.addresses = resolver(o.lookup);
     this.prefix = o.idPrefix ?? randomBytes(6).toString("hex");
     this.timeoutMs = o.timeoutMs ?? 10_000;
     this.headers = { "user-agent": o.userAgent ?? "crawldiag-probe/0.1", accept: "*/*" };
   }
 
-  async fetch(url: string): Promise<void> {
-    let t: Target;
-    try {
-      t = target(url);
-    } catch (e) {
-      this.emit({ url, host: "", coalesced: false, retryOf: "", error: message(e) });
+  async fetch(url: string, t: Target | Error): Promise<void> {
+    if (t instanceof Error) {
+      this.emit({ url, host: "", coalesced: false, retryOf: "", error: t.message });
       return;
     }
     const first = await this.attempt(t, "");
-    if (first.record?.statusCode !== MISDIRECTED || first.conn === undefined) return;
+    const status = first.record?.statusCode ?? 0;
+    // A diagnostic probe, unlike a browser, also retries a refusal: whether the host answers on a connection of
+    // its own is what tells a coalescing refusal from a page that is forbidden to everyone.
+    const retry = status === MISDIRECTED || (first.coalesced && REFUSALS.has(status));
+    if (!retry || first.record === undefined || first.conn === undefined) return;
     await this.attempt(t, first.record.fetchId, first.conn.address);
   }
 
@@ -110,7 +112,7 @@ class Run {
     let conn: Connection | undefined;
     let coalesced = false;
     try {
-      const addresses = await this.resolve(t.hostname);
+      const addresses = await this.addresses(t.dnsName);
       if (retryOf === "") {
         const picked = this.pool.find(t.hostname, t.port, addresses);
         coalesced = picked?.coalesced ?? false;
@@ -169,17 +171,12 @@ class Run {
   }
 }
 
-function target(url: string): Target {
-  const u = new URL(url);
-  if (u.protocol !== "https:") throw new Error(`only https URLs can be probed: ${u.protocol}`);
-  return {
-    url,
-    hostname: u.hostname.replace(/^\[(.*)\]$/, "$1"),
-    port: u.port === "" ? 443 : Number(u.port),
-    authority: u.host,
-    path: `${u.pathname}${u.search}`,
-    origin: u.origin,
-  };
+function parse(url: string): Target | Error {
+  try {
+    return target(url);
+  } catch (e) {
+    return new Error(message(e));
+  }
 }
 
 function message(e: unknown): string {

@@ -10,14 +10,38 @@ import type { Socket } from "node:net";
 import { createSecureContext, type TLSSocket } from "node:tls";
 import type { TestPki } from "./certs-e2e.js";
 
-/** Whether a server serves `hostname` (the :authority or Host, without port) on a connection opened for `sni`. */
-export type Serves = (hostname: string, sni: string | undefined) => boolean;
+/**
+ * Whether a server serves `hostname` (the :authority or Host, without port) on a connection opened for `sni`:
+ * true answers 200, false 421, a number is the status a server answers instead.
+ */
+export type Serves = (hostname: string, sni: string | undefined) => boolean | number;
 
 /** Caddy strict_sni_host, Apache AH02032: only the name the connection's SNI selected, 421 for any other. */
 export const strictSni =
   (...names: string[]): Serves =>
   (hostname, sni) =>
     hostname === sni && names.includes(hostname);
+
+/**
+ * Apache httpd's name-based vhosts (the first listed is the default): SNI selects one vhost, Host another, and a
+ * request where they differ gets 421 (AH02032). A name no vhost has selects the default, an SNI with a trailing dot
+ * included (RFC 6066 forbids the dot); Host is matched without its trailing dot, as Apache does.
+ */
+export const apacheVhosts =
+  (...names: string[]): Serves =>
+  (hostname, sni) => {
+    const vhost = (name = "") => (names.includes(name) ? name : names[0]);
+    return vhost(hostname.replace(/\.$/, "")) === vhost(sni);
+  };
+
+/**
+ * Apache Traffic Server's SNI/Host policy (`host_sni_policy`): a request whose Host differs from its connection's
+ * SNI is refused with `status` (403 there; Jetty and Tomcat send 400), not with 421.
+ */
+export const refusesCrossSni =
+  (status: number, ...names: string[]): Serves =>
+  (hostname, sni) =>
+    hostname === sni ? names.includes(hostname) : status;
 
 /** Plain virtual hosts chosen by the Host header: a name without one gets 421 on any connection. */
 export const vhosts =
@@ -50,11 +74,13 @@ export interface TlsServerOptions {
   http1Only?: boolean;
   /** Origins to list in an ORIGIN frame (RFC 8336) on every HTTP/2 connection, given the port listened on. */
   origins?: (port: number) => string[];
+  /** The Server header (default "e2e-caddy/2.8 (test)"). */
+  server?: string;
 }
 
 /**
  * A real TLS server on a loopback address: HTTP/2 (and HTTP/1.1 for clients without h2), the *.crawl.test
- * certificate, or *.other.test for SNI names under other.test. Answers 200 when `serves` says so, else 421.
+ * certificate, or *.other.test for SNI names under other.test. Answers with the status `serves` gives.
  */
 export async function startTlsServer(o: TlsServerOptions): Promise<TlsTestServer> {
   const seen: Seen[] = [];
@@ -67,10 +93,11 @@ export async function startTlsServer(o: TlsServerOptions): Promise<TlsTestServer
   const handler = (req: IncomingMessage | Http2ServerRequest, res: ServerResponse | Http2ServerResponse) => {
     const authority = String(req.headers[":authority"] ?? req.headers.host ?? "");
     const sni = (req.socket as TLSSocket).servername || undefined;
-    const status = o.serves(authority.replace(/:\d+$/, ""), sni) ? 200 : 421;
+    const verdict = o.serves(authority.replace(/:\d+$/, ""), sni);
+    const status = verdict === true ? 200 : verdict === false ? 421 : verdict;
     seen.push({ sni, authority, protocol: req.httpVersion, status });
-    res.writeHead(status, { server: "e2e-caddy/2.8 (test)", "content-type": "text/plain" });
-    res.end(status === 200 ? "ok\n" : "misdirected\n");
+    res.writeHead(status, { server: o.server ?? "e2e-caddy/2.8 (test)", "content-type": "text/plain" });
+    res.end(status === 200 ? "ok\n" : `${status}\n`);
   };
   const server = o.http1Only ? h1Server(tls, handler) : createSecureServer({ ...tls, allowHTTP1: true }, handler);
   const sockets = new Set<Socket>();
