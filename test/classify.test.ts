@@ -10,7 +10,7 @@ import { factsFromRecords } from "./support/facts.js";
 import { kindName, loadScenarios, mismatches } from "./support/scenarios.js";
 
 // ---------------------------------------------------------------------------------------------------------------
-// a. The shared scenarios: every file in the folder, so new ones are picked up without code changes.
+// a. The scenarios (test/fixtures/scenarios, and ../shared/scenarios where it exists), new ones picked up unchanged.
 
 for (const scenario of loadScenarios()) {
   test(`scenario ${scenario.file} gets the expected diagnosis for every host`, () => {

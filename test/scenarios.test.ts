@@ -1,15 +1,47 @@
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { pathToFileURL } from "node:url";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { FetchRecord } from "../src/gen/webmasterid/crawldiag/v1/fetch.js";
 import { call } from "./support/client.js";
 import { requestId } from "./support/records.js";
-import { loadScenarios, mismatches } from "./support/scenarios.js";
+import { FIXTURE_FOLDER, loadScenarios, mismatches, scenarioFiles } from "./support/scenarios.js";
 import { startTestServer } from "./support/server.js";
 
 const scenarios = loadScenarios();
 
 test("the scenario folder holds scenarios", () => {
   assert.ok(scenarios.length >= 8, `only ${scenarios.length} scenario files`);
+});
+
+test("the project's own fixtures hold every case, the revised rules' ones included, without ../shared", () => {
+  const own = loadScenarios([FIXTURE_FOLDER]);
+  assert.ok(own.length >= 11, `only ${own.length} fixture files`);
+  const names = own.map((s) => s.file);
+  for (const file of ["coalescing-refused.json", "pooled-edge-routing.json", "trailing-dot-sni.json"]) {
+    assert.ok(names.includes(file), `${file} is missing from test/fixtures/scenarios`);
+  }
+  for (const s of own) assert.ok(s.expect.length > 0 && s.records.length > 0, `${s.file} is empty`);
+});
+
+test("scenario folders: sorted by file name, the later folder wins a name clash, a missing folder is skipped", () => {
+  const root = mkdtempSync(join(tmpdir(), "crawldiag-scenarios-"));
+  try {
+    const folder = (name: string, files: string[]) => {
+      mkdirSync(join(root, name));
+      for (const f of files) writeFileSync(join(root, name, f), "{}");
+      return pathToFileURL(join(root, name, "/"));
+    };
+    const fixtures = folder("fixtures", ["b.json", "c.json", "notes.txt"]);
+    const shared = folder("shared", ["c.json", "a.json"]);
+    const missing = pathToFileURL(join(root, "absent", "/"));
+    const found = scenarioFiles([fixtures, shared, missing]).map((u) => u.href.slice(pathToFileURL(root).href.length));
+    assert.equal(found, ["/shared/a.json", "/fixtures/b.json", "/shared/c.json"]);
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
 });
 
 for (const sc of scenarios) {
