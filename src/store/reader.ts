@@ -53,7 +53,7 @@ export class Reader implements ReadStore {
   private readonly crawlerName;
   private readonly names = { address: new Map<number, string>(), crawler: new Map<number, string>() };
   private readonly hostDetail;
-  private readonly windowDetail;
+  private readonly detailHosts;
   private readonly alerts;
 
   constructor(db: Db) {
@@ -72,9 +72,11 @@ export class Reader implements ReadStore {
     this.hostDetail = db.prepare<[number, number, number], DetailRow>(
       `SELECT ${DETAIL_COLUMNS} WHERE d.host_id = ? AND d.time_ms >= ? AND d.time_ms < ? AND ${KEPT_STATUS}`,
     );
-    this.windowDetail = db.prepare<[number, number], DetailRow>(
-      `SELECT ${DETAIL_COLUMNS} WHERE d.time_ms >= ? AND d.time_ms < ? AND ${KEPT_STATUS}`,
-    );
+    this.detailHosts = db
+      .prepare<[number, number], number>(
+        `SELECT DISTINCT d.host_id FROM fetch_detail d WHERE d.time_ms >= ? AND d.time_ms < ? AND ${KEPT_STATUS}`,
+      )
+      .pluck();
     this.alerts = db.prepare<[number, number, number], AlertRow>(
       `SELECT c.name AS crawler, d.artifact, h.name AS host, COUNT(*) AS count, MIN(d.time_ms) AS first_ms,
          MAX(d.time_ms) AS last_ms
@@ -102,29 +104,25 @@ export class Reader implements ReadStore {
 
   /** The facts of one host, for GetHostDiagnosis. */
   hostFacts(hostId: number, host: string, w: Window): HostFacts {
-    const detail: HostDetail = { hostId, host, misdirected: [], refused: [] };
-    for (const row of this.hostDetail.iterate(hostId, w.startMs, w.endMs)) this.sort(detail, row);
-    return this.facts(detail, w);
+    return this.facts(this.detailOf(hostId, host, w), w);
   }
 
-  /** The 421s and refusals of every host that had one in the window, one host at a time. */
+  /**
+   * The 421s and refusals of every host that had one in the window, one host at a time: the hosts come from an
+   * index (time, host, status), so only one host's rows are ever in memory.
+   */
   *detailByHost(w: Window): Generator<HostDetail> {
-    // Read in time order (the index) and grouped here: sorting by host in SQL cost more than the reading.
-    const byHost = new Map<number, HostDetail>();
-    for (const row of this.windowDetail.iterate(w.startMs, w.endMs)) {
-      let detail = byHost.get(row.host_id);
-      if (detail === undefined) {
-        detail = { hostId: row.host_id, host: "", misdirected: [], refused: [] };
-        byHost.set(row.host_id, detail);
-      }
-      this.sort(detail, row);
-    }
-    for (const detail of byHost.values()) {
+    for (const hostId of this.detailHosts.all(w.startMs, w.endMs)) {
+      const detail = this.detailOf(hostId, this.nameOf(hostId), w);
       // A host whose rows were all 400/403 answers that are not refusals has nothing to diagnose.
-      if (detail.misdirected.length === 0 && detail.refused.length === 0) continue;
-      detail.host = this.nameOf(detail.hostId);
-      yield detail;
+      if (detail.misdirected.length > 0 || detail.refused.length > 0) yield detail;
     }
+  }
+
+  private detailOf(hostId: number, host: string, w: Window): HostDetail {
+    const detail: HostDetail = { hostId, host, misdirected: [], refused: [] };
+    for (const row of this.hostDetail.iterate(hostId, w.startMs, w.endMs)) this.sort(detail, row);
+    return detail;
   }
 
   /** Puts a detail row with it host's 421s or refusals; other 400/403 rows (own connections, artifacts) go. */
