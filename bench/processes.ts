@@ -16,6 +16,13 @@ export interface ServerProcess {
   stop(): Promise<void>;
 }
 
+// A benchmark stopped with Ctrl-C or a signal must not leave its servers running (they ate CPU of later runs).
+const live = new Set<ChildProcess>();
+process.once("exit", () => {
+  for (const c of live) c.kill("SIGKILL");
+});
+for (const signal of ["SIGINT", "SIGTERM"] as const) process.once(signal, () => process.exit(130));
+
 /** Starts a server script (TypeScript through tsx, or built JavaScript) and waits for its "listening" log line. */
 export function startProcess(
   script: string,
@@ -28,7 +35,13 @@ export function startProcess(
     env: { ...process.env, CRAWLDIAG_ADDRESS: "127.0.0.1:0", ...env },
     stdio: ["ignore", "inherit", "pipe"],
   });
-  const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
+  live.add(child);
+  const exited = new Promise<void>((resolve) =>
+    child.once("exit", () => {
+      live.delete(child);
+      resolve();
+    }),
+  );
   let err = "";
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`${script} did not start:\n${err}`)), 30_000);
