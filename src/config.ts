@@ -29,8 +29,19 @@ export interface Config {
   rules: Thresholds;
   /** The auth file and its parsed table; undefined = no authentication (loopback, or explicitly allowed). */
   auth: { file: string; table: AuthTable } | undefined;
-  /** Certificate, key and optional client CA (mTLS) as PEM; undefined = plaintext. */
-  tls: TlsMaterial | undefined;
+  /** Certificate, key and optional client CA (mTLS) as PEM, and their files (re-read on SIGHUP); undefined = plaintext. */
+  tls: (TlsMaterial & { files: TlsFiles }) | undefined;
+  /** host:port of the Prometheus /metrics listener; undefined = off. */
+  metricsAddress: string | undefined;
+  /** Records a second each client may send (fair sharing), unless the auth file gives it its own; 0 = no limit. */
+  clientRecordsPerS: number;
+}
+
+/** Paths of the TLS files, as configured. */
+export interface TlsFiles {
+  cert: string;
+  key: string;
+  clientCa: string | undefined;
 }
 
 export const DEFAULTS = {
@@ -49,6 +60,9 @@ export const DEFAULTS = {
   CRAWLDIAG_TLS_CERT: "",
   CRAWLDIAG_TLS_KEY: "",
   CRAWLDIAG_TLS_CLIENT_CA: "",
+  CRAWLDIAG_METRICS_ADDRESS: "",
+  // No limit: the right figure depends on the disk and on how many fleets share the service (see README).
+  CRAWLDIAG_CLIENT_RECORDS_PER_S: "0",
 } as const;
 
 type Name = keyof typeof DEFAULTS;
@@ -64,7 +78,7 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): Config {
     return v === undefined || v === "" ? DEFAULTS[name] : v;
   };
   return {
-    address: address(get("CRAWLDIAG_ADDRESS")),
+    address: address("CRAWLDIAG_ADDRESS", get("CRAWLDIAG_ADDRESS")),
     dbPath: get("CRAWLDIAG_DB"),
     retentionDays: integer("CRAWLDIAG_RETENTION_DAYS", get("CRAWLDIAG_RETENTION_DAYS"), 0, 36_500),
     maxBatch: integer("CRAWLDIAG_MAX_BATCH", get("CRAWLDIAG_MAX_BATCH"), 1, 100_000),
@@ -76,6 +90,11 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): Config {
     rules: rules(get("CRAWLDIAG_RULES")),
     auth: auth(get("CRAWLDIAG_ADDRESS"), get("CRAWLDIAG_AUTH_FILE"), get("CRAWLDIAG_ALLOW_UNAUTHENTICATED")),
     tls: tls(get),
+    metricsAddress:
+      get("CRAWLDIAG_METRICS_ADDRESS") === ""
+        ? undefined
+        : address("CRAWLDIAG_METRICS_ADDRESS", get("CRAWLDIAG_METRICS_ADDRESS")),
+    clientRecordsPerS: integer("CRAWLDIAG_CLIENT_RECORDS_PER_S", get("CRAWLDIAG_CLIENT_RECORDS_PER_S"), 0, 10_000_000),
   };
 }
 
@@ -94,9 +113,9 @@ function oneOf<T extends string>(name: Name, raw: string, allowed: readonly T[])
   return raw as T;
 }
 
-function address(raw: string): string {
+function address(name: Name, raw: string): string {
   if (!/^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):[0-9]{1,5}$/.test(raw) || Number(raw.split(":").pop()) > 65535) {
-    throw new ConfigError(`CRAWLDIAG_ADDRESS: "${raw}" is not host:port (for example 127.0.0.1:50051)`);
+    throw new ConfigError(`${name}: "${raw}" is not host:port (for example 127.0.0.1:50051)`);
   }
   return raw;
 }
@@ -142,7 +161,7 @@ function isLoopback(listen: string): boolean {
   return host === "localhost" || host === "::1" || /^::ffff:127\./.test(host);
 }
 
-function tls(get: (name: Name) => string): TlsMaterial | undefined {
+function tls(get: (name: Name) => string): Config["tls"] {
   const certPath = get("CRAWLDIAG_TLS_CERT");
   const keyPath = get("CRAWLDIAG_TLS_KEY");
   const caPath = get("CRAWLDIAG_TLS_CLIENT_CA");
@@ -152,9 +171,18 @@ function tls(get: (name: Name) => string): TlsMaterial | undefined {
   }
   if (certPath === "") throw new ConfigError("CRAWLDIAG_TLS_CERT: required with CRAWLDIAG_TLS_KEY");
   if (keyPath === "") throw new ConfigError("CRAWLDIAG_TLS_KEY: required with CRAWLDIAG_TLS_CERT");
+  const files = { cert: certPath, key: keyPath, clientCa: caPath === "" ? undefined : caPath };
+  return { ...loadTlsFiles(files), files };
+}
+
+/**
+ * Reads and checks the TLS files: at start-up, and again on SIGHUP to replace the certificate without a restart.
+ * A wrong file throws a ConfigError naming its variable; messages never contain key material.
+ */
+export function loadTlsFiles({ cert: certPath, key: keyPath, clientCa: caPath }: TlsFiles): TlsMaterial {
   const cert = readFile("CRAWLDIAG_TLS_CERT", certPath);
   const key = readFile("CRAWLDIAG_TLS_KEY", keyPath);
-  const clientCa = caPath === "" ? undefined : readFile("CRAWLDIAG_TLS_CLIENT_CA", caPath);
+  const clientCa = caPath === undefined ? undefined : readFile("CRAWLDIAG_TLS_CLIENT_CA", caPath);
   // Checked here so a wrong file stops start-up with its variable's name, not a TLS error at the first call.
   const leaf = certificate("CRAWLDIAG_TLS_CERT", certPath, cert);
   let privateKey: KeyObject;
@@ -167,7 +195,7 @@ function tls(get: (name: Name) => string): TlsMaterial | undefined {
   if (!leaf.checkPrivateKey(privateKey)) {
     throw new ConfigError(`CRAWLDIAG_TLS_KEY: "${keyPath}" is not the key of the certificate in CRAWLDIAG_TLS_CERT`);
   }
-  if (clientCa !== undefined) certificate("CRAWLDIAG_TLS_CLIENT_CA", caPath, clientCa);
+  if (clientCa !== undefined) certificate("CRAWLDIAG_TLS_CLIENT_CA", caPath ?? "", clientCa);
   return { cert, key, clientCa };
 }
 

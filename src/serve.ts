@@ -29,6 +29,6 @@ export async function serve(): Promise<void> {
   };
   process.once("SIGTERM", () => stop("SIGTERM"));
   process.once("SIGINT", () => stop("SIGINT"));
-  // Token rotation without a restart; a listener also keeps SIGHUP from ending the process.
-  process.on("SIGHUP", () => app.reloadAuth());
+  // Token and certificate rotation without a restart; a listener also keeps SIGHUP from ending the process.
+  process.on("SIGHUP", () => app.reload());
 }

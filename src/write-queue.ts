@@ -2,6 +2,7 @@ import type { Worker } from "node:worker_threads";
 import type { StoreChanges } from "./domain/diagnosis-cache.js";
 import { DomainError } from "./domain/errors.js";
 import type { IngestResult, IngestSink, ReceivedBatch } from "./domain/ingest.js";
+import type { CrawlerTally } from "./domain/ingest-tally.js";
 import { WriteBudget } from "./domain/write-budget.js";
 import type { Logger } from "./log.js";
 import { fromWire, startWorker, type WireError } from "./worker-thread.js";
@@ -30,8 +31,20 @@ export type ToWorker =
 export type Answer = { id: number; result: IngestResult } | { id: number; error: WireError };
 
 export type FromWorker =
-  | { type: "done"; busyMs: number; answers: Answer[]; changes: StoreChanges }
+  | { type: "done"; busyMs: number; answers: Answer[]; changes: StoreChanges; crawlers: CrawlerTally[] }
   | { type: "purged"; id: number; counts: PurgeCounts };
+
+/** What one group commit did, for the metrics. */
+export interface GroupCommitted {
+  batches: number;
+  records: number;
+  /** The writer's time for the group: decoding, validation and the commit. */
+  busyMs: number;
+  /** Batches answered from an earlier commit (a request_id sent again). */
+  replayed: number;
+  /** Records accepted and rejected per crawler, replays left out. */
+  crawlers: CrawlerTally[];
+}
 
 interface Waiting {
   records: number;
@@ -53,6 +66,7 @@ export class WriteQueue implements IngestSink {
   private readonly waiting = new Map<number, Waiting>();
   private readonly purges = new Map<number, (counts: PurgeCounts) => void>();
   private readonly changeListeners: ((changes: StoreChanges | "all") => void)[] = [];
+  private committedListener: ((g: GroupCommitted) => void) | undefined;
   private nextId = 1;
   private stopped: DomainError | undefined;
   private readonly exited: Promise<void>;
@@ -118,6 +132,20 @@ export class WriteQueue implements IngestSink {
     this.changeListeners.push(listener);
   }
 
+  /** Tells `listener` what each group commit did (the metrics). */
+  onCommitted(listener: (g: GroupCommitted) => void): void {
+    this.committedListener = listener;
+  }
+
+  /** Records waiting for their commit or in one. */
+  get queuedRecords(): number {
+    return this.budget.records;
+  }
+
+  get capacityRecords(): number {
+    return this.budget.capacity;
+  }
+
   private receive(m: FromWorker): void {
     if (m.type === "purged") {
       for (const l of this.changeListeners) l("all");
@@ -128,15 +156,20 @@ export class WriteQueue implements IngestSink {
     if (m.type !== "done") return;
     for (const l of this.changeListeners) l(m.changes);
     let records = 0;
+    let replayed = 0;
     for (const a of m.answers) {
       const w = this.waiting.get(a.id);
       if (w === undefined) continue;
       this.waiting.delete(a.id);
       records += w.records;
-      if ("result" in a) w.resolve(a.result);
-      else w.reject(fromWire(a.error));
+      if ("result" in a) {
+        if (a.result.replayed) replayed++;
+        w.resolve(a.result);
+      } else w.reject(fromWire(a.error));
     }
     this.budget.release(records, m.busyMs);
+    const batches = m.answers.length;
+    this.committedListener?.({ batches, records, busyMs: m.busyMs, replayed, crawlers: m.crawlers });
   }
 
   private fail(err: DomainError): void {

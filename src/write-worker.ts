@@ -5,7 +5,8 @@
 import { createHash } from "node:crypto";
 import { parentPort, workerData } from "node:worker_threads";
 import { DomainError, invalidArgument } from "./domain/errors.js";
-import { type IngestItem, type IngestResult, ingestGroup } from "./domain/ingest.js";
+import { type IngestItem, type IngestResult, ingestGroup, rejectionsOf } from "./domain/ingest.js";
+import { IngestTally } from "./domain/ingest-tally.js";
 import { DAY_MS } from "./domain/window.js";
 import { decodeRecordFetches, UNDECODABLE } from "./grpc/ingest-codec.js";
 import { openDb } from "./store/db.js";
@@ -75,11 +76,21 @@ function commitWaiting(): void {
     results = [];
     for (const id of ids) answers.push({ id, error });
   }
+  // Counted here, where every rejection is known (the answer lists the first 100), and sent with the answers.
+  const tally = new IngestTally();
   results.forEach((r, i) => {
     const id = ids[i] ?? 0;
     answers.push(r instanceof DomainError ? { id, error: toWire(r) } : { id, result: r });
+    const records = items[i]?.req.records;
+    if (!(r instanceof DomainError) && !r.replayed && records !== undefined) tally.add(records, rejectionsOf(r));
   });
-  post({ type: "done", busyMs: performance.now() - started, answers, changes: writer.takeChanges() });
+  post({
+    type: "done",
+    busyMs: performance.now() - started,
+    answers,
+    changes: writer.takeChanges(),
+    crawlers: tally.crawlers,
+  });
 }
 
 function toItem(m: BatchMessage): IngestItem {

@@ -6,6 +6,7 @@ import { callMetadata, ingestClient } from "../client/channel.js";
 import { BatchError, DEFAULT_RETRY, sendBatch } from "../client/send.js";
 import { FetchRecord } from "../gen/webmasterid/crawldiag/v1/fetch.js";
 import { type Checkpoint, readCheckpoint, writeCheckpoint } from "./checkpoint.js";
+import { connectionCredentials } from "./connection.js";
 import { headHash, IDENTITY_BYTES, type Line, readLines } from "./lines.js";
 import type { ServerFlags } from "./rpc.js";
 
@@ -45,7 +46,7 @@ export async function importFile(
   const size = statSync(file).size;
   const checkpointPath = flags.checkpoint ?? `${file}.checkpoint`;
   const start = await resumePoint(file, size, checkpointPath, flags.batchSize, io);
-  const client = ingestClient({ address: flags.address });
+  const client = ingestClient({ address: flags.address, credentials: connectionCredentials(flags) });
   const metadata = callMetadata(flags.token);
   const totals = { stored: 0, replayed: 0, bad: 0, lines: 0 };
   const bar = io.err.isTTY

@@ -1,10 +1,10 @@
 #!/usr/bin/env node
 import type { ServiceError } from "@grpc/grpc-js";
 import { status } from "@grpc/grpc-js";
-import { Command, InvalidArgumentError, Option } from "commander";
-import { DEFAULT_ADDRESS } from "../client/channel.js";
+import { Command, InvalidArgumentError } from "commander";
 import { serve } from "../serve.js";
 import { alerts } from "./alerts.js";
+import { address, addTlsOptions, token } from "./connection.js";
 import { host } from "./host.js";
 import { importFile } from "./import.js";
 import { probeCommand } from "./probe-command.js";
@@ -17,12 +17,6 @@ const whole = (min: number) => (raw: string) => {
   if (!/^[0-9]+$/.test(raw) || n < min) throw new InvalidArgumentError(`expected a whole number >= ${min}`);
   return n;
 };
-
-// The server address of the client commands defaults to the one `serve` listens on.
-const address = () =>
-  new Option("--address <host:port>", "crawldiag server").env("CRAWLDIAG_ADDRESS").default(DEFAULT_ADDRESS);
-// A token on the command line shows in `ps`; the environment variable is the safer way to pass it.
-const token = () => new Option("--token <token>", "bearer token for the server").env("CRAWLDIAG_TOKEN");
 
 const program = new Command("crawldiag")
   .description("Diagnose recurring HTTP 421 Misdirected Request answers seen by crawler fleets.")
@@ -102,9 +96,12 @@ program
     process.exitCode = await probeCommand(urls, flags, io);
   });
 
+addTlsOptions(program);
+
 program.parseAsync().catch((e: unknown) => {
   process.stderr.write(`crawldiag: ${describe(e)}\n`);
-  process.exit(1);
+  // A bad option found only when it is used (an unreadable --ca file) is a usage error, as commander's are.
+  process.exit(e instanceof InvalidArgumentError ? 2 : 1);
 });
 
 function describe(e: unknown): string {

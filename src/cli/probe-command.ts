@@ -5,12 +5,18 @@ import { rootCertificates } from "node:tls";
 import { createReporter, type Reporter } from "../client/reporter.js";
 import { FetchRecord, HttpProtocol } from "../gen/webmasterid/crawldiag/v1/fetch.js";
 import { DEFAULT_CRAWLER, type ProbeFetch, probe } from "../probe/probe.js";
+import { connectionCredentials, reportTls } from "./connection.js";
 import { paint, useColour } from "./format.js";
 
 export interface ProbeFlags {
   /** Address of a crawldiag server to report the records to. */
   report?: string | undefined;
   token?: string | undefined;
+  /** TLS to the --report server (connection.ts); --ca is the probe's own, for the sites it fetches. */
+  reportTls?: boolean | undefined;
+  reportCa?: string | undefined;
+  reportCert?: string | undefined;
+  reportKey?: string | undefined;
   repeat: number;
   crawler?: string | undefined;
   concurrency: number;
@@ -35,6 +41,7 @@ export async function probeCommand(urls: string[], flags: ProbeFlags, io: Io): P
   if (flags.report !== undefined) {
     reporter = createReporter({
       address: flags.report,
+      credentials: connectionCredentials(reportTls(flags)),
       token: flags.token,
       crawler: flags.crawler ?? DEFAULT_CRAWLER,
       onRejected: (rejected) => {

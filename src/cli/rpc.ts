@@ -1,12 +1,10 @@
 import type { CallOptions, Metadata, ServiceError } from "@grpc/grpc-js";
 import { callMetadata, diagnosisClient } from "../client/channel.js";
 import type { DiagnosisServiceClient } from "../gen/webmasterid/crawldiag/v1/diagnosis.js";
+import { type ConnectionFlags, connectionCredentials } from "./connection.js";
 
-/** Flags every command that talks to a server shares. */
-export interface ServerFlags {
-  address: string;
-  token?: string | undefined;
-}
+/** Flags every command that talks to a server shares (see connection.ts). */
+export type ServerFlags = ConnectionFlags;
 
 type Callback<Res> = (err: ServiceError | null, res: Res) => void;
 type Unary<Req, Res> = (req: Req, md: Metadata, opts: Partial<CallOptions>, cb: Callback<Res>) => unknown;
@@ -20,7 +18,7 @@ export interface Diagnosis {
 const DEADLINE_MS = 60_000;
 
 export function diagnosis(flags: ServerFlags): Diagnosis {
-  const client = diagnosisClient({ address: flags.address });
+  const client = diagnosisClient({ address: flags.address, credentials: connectionCredentials(flags) });
   const metadata = callMetadata(flags.token);
   return {
     client,

@@ -11,6 +11,8 @@ export interface AuthClient {
   scopes: ReadonlySet<Scope>;
   /** Which `crawler` values this client may write. */
   allowsCrawler: (crawler: string) => boolean;
+  /** Records a second this client may send, overriding CRAWLDIAG_CLIENT_RECORDS_PER_S; 0 = no limit. */
+  recordsPerS: number | undefined;
 }
 
 interface Entry extends AuthClient {
@@ -19,7 +21,7 @@ interface Entry extends AuthClient {
 
 // A crawler id (validate.ts) with an optional trailing "*" that matches any rest; "*" alone matches all.
 const CRAWLER_PATTERN = /^[A-Za-z0-9._:/-]{0,64}\*?$/;
-const CLIENT_KEYS = new Set(["name", "token_sha256", "scopes", "crawlers"]);
+const CLIENT_KEYS = new Set(["name", "token_sha256", "scopes", "crawlers", "records_per_s"]);
 const BEARER = /^bearer +([\x21-\x7e]{1,4096}) *$/i;
 
 /** The parsed auth file: token digests and what each client may do. Immutable; a reload builds a new one. */
@@ -67,7 +69,7 @@ export class AuthTable {
       const unknown = Object.keys(raw).find((k) => !CLIENT_KEYS.has(k));
       // A misspelt key (say "crawler") would otherwise silently lift a restriction.
       if (unknown !== undefined) throw new Error(`${at}: unknown key "${unknown.slice(0, 40)}"`);
-      const { name, token_sha256: hex, scopes, crawlers } = raw;
+      const { name, token_sha256: hex, scopes, crawlers, records_per_s: rate } = raw;
       if (typeof name !== "string" || !/^[\x20-\x7e]{1,64}$/.test(name)) {
         throw new Error(`${at}.name: required, 1-64 printable ASCII characters`);
       }
@@ -83,6 +85,7 @@ export class AuthTable {
         digest: Buffer.from(hex, "hex"),
         scopes: parseScopes(scopes, at),
         allowsCrawler: matcher(crawlers, at),
+        recordsPerS: recordsPerS(rate, at),
       };
     });
     return new AuthTable(entries);
@@ -112,6 +115,14 @@ function matcher(raw: unknown, at: string): (crawler: string) => boolean {
   const exact = new Set(raw.filter((p) => !p.endsWith("*")));
   const prefixes = raw.filter((p) => p.endsWith("*")).map((p) => p.slice(0, -1));
   return (crawler) => exact.has(crawler) || prefixes.some((p) => crawler.startsWith(p));
+}
+
+function recordsPerS(raw: unknown, at: string): number | undefined {
+  if (raw === undefined) return undefined;
+  if (typeof raw !== "number" || !Number.isInteger(raw) || raw < 0 || raw > 10_000_000) {
+    throw new Error(`${at}.records_per_s: when present, a whole number from 0 (no limit) to 10000000`);
+  }
+  return raw;
 }
 
 function isObject(v: unknown): v is Record<string, unknown> {

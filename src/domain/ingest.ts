@@ -150,15 +150,26 @@ function asDomainError(e: unknown): DomainError {
   throw e;
 }
 
+// Every rejection of a batch committed by this process, beyond the listed ones: for the metrics, which count them
+// by field. Held beside the result so that it is neither stored with it nor sent to the client.
+const allRejections = new WeakMap<IngestResult, readonly Rejection[]>();
+
 /** The response of a committed batch: rejections in record order, at most MAX_LISTED_REJECTIONS listed. */
 export function finishResult(accepted: number, rejections: Rejection[]): IngestResult {
   const sorted = [...rejections].sort((a, b) => a.index - b.index);
-  return {
+  const result = {
     acceptedCount: accepted,
     rejectedCount: sorted.length,
     rejections: sorted.slice(0, MAX_LISTED_REJECTIONS),
     replayed: false,
   };
+  allRejections.set(result, sorted);
+  return result;
+}
+
+/** Every rejection of a result finishResult made, or the listed ones of any other (a replay). */
+export function rejectionsOf(result: IngestResult): readonly Rejection[] {
+  return allRejections.get(result) ?? result.rejections;
 }
 
 function sameBytes(a: Uint8Array, b: Uint8Array): boolean {

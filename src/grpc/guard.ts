@@ -8,7 +8,9 @@ import {
 import { type AuthTable, authorize, type Scope } from "../domain/auth.js";
 import { DomainError, invalidArgument } from "../domain/errors.js";
 import type { IngestRequest } from "../domain/ingest.js";
+import type { ClientBudgets } from "../domain/token-bucket.js";
 import type { Logger } from "../log.js";
+import type { Metrics } from "../metrics.js";
 import { toServiceError } from "./status.js";
 
 /** What calling a service takes, by full service name; a service not listed is refused to every client. */
@@ -19,7 +21,22 @@ export interface GuardOptions {
   /** The current auth table (replaced on SIGHUP); absent when the server runs without authentication. */
   auth: (() => AuthTable) | undefined;
   log: Logger;
+  /** Fair sharing: an ingest call of a client with nothing left of its share is refused before its body is read. */
+  budgets?: ClientBudgets | undefined;
+  metrics?: Metrics | undefined;
 }
+
+/** Who sends a batch, for fair sharing: set by the guard on every ingest message. */
+export interface Caller {
+  /** The budget's key: the auth file client's name, or the peer's IP address when there is no auth file. */
+  key: string;
+  /** For the metrics: the client's name, never an address. */
+  label: string;
+  /** The client's own records a second from the auth file, if any. */
+  recordsPerS: number | undefined;
+}
+
+export const UNAUTHENTICATED_CALLER = "(unauthenticated)";
 
 /** Stands in for a request message that is not valid protobuf, so the guard can answer INVALID_ARGUMENT. */
 const UNDECODABLE = Object.freeze({ undecodable: true });
@@ -48,7 +65,8 @@ export function decodeSafely<T extends ServiceDefinition>(definition: T): T {
 /**
  * Checks every call before its handler sees it. An interceptor rather than a wrapper around each handler:
  * it covers every method of every service in one place (a method added later cannot forget it), and a refused
- * call is answered from its metadata alone, so the request body of an unauthenticated caller is never decoded.
+ * call is answered from its metadata alone, so the request body of an unauthenticated caller, or of a client with
+ * nothing left of its share, is never decoded: a flood costs the server as little as it can.
  */
 export function guard(o: GuardOptions): ServerInterceptor {
   return (method, call) => {
@@ -56,6 +74,7 @@ export function guard(o: GuardOptions): ServerInterceptor {
     const label = `${service.split(".").pop()}/${name}`;
     const needs = o.policy[service];
     let crawlerAllowed: IngestRequest["crawlerAllowed"];
+    let caller: Caller | undefined;
     let refused = false;
     const refuse = (err: unknown) => {
       refused = true;
@@ -74,12 +93,28 @@ export function guard(o: GuardOptions): ServerInterceptor {
                 const client = o.auth().authenticate(values.length === 1 ? String(values[0]) : undefined);
                 authorize(client, needs ?? unlisted(service));
                 crawlerAllowed = client.allowsCrawler;
+                caller = { key: client.name, label: client.name, recordsPerS: client.recordsPerS };
               } catch (err) {
                 refuse(err);
                 return;
               }
               // The handler has no use for the token; it should not linger in what the call carries around.
               metadata.remove("authorization");
+            }
+            if (needs === "ingest") {
+              // Without an auth file, a machine is the best name for a client there is (its port changes).
+              caller ??= {
+                key: call.getConnectionInfo().remoteAddress ?? "unknown",
+                label: UNAUTHENTICATED_CALLER,
+                recordsPerS: undefined,
+              };
+              try {
+                o.budgets?.refuseIfSpent(caller.key, caller.recordsPerS, performance.now());
+              } catch (err) {
+                o.metrics?.throttled(caller.label);
+                refuse(err);
+                return;
+              }
             }
             nextMetadata(metadata);
           },
@@ -90,8 +125,9 @@ export function guard(o: GuardOptions): ServerInterceptor {
               return;
             }
             // The ingest handler hands the permission on to the domain with the message.
-            if (needs === "ingest" && crawlerAllowed !== undefined) {
-              (message as IngestRequest).crawlerAllowed = crawlerAllowed;
+            if (needs === "ingest") {
+              if (crawlerAllowed !== undefined) (message as IngestRequest).crawlerAllowed = crawlerAllowed;
+              (message as { caller?: Caller }).caller = caller;
             }
             nextMessage(message);
           },

@@ -1,15 +1,18 @@
-import { Server } from "@grpc/grpc-js";
+import { Server, type ServerCredentials, type ServerInterceptor } from "@grpc/grpc-js";
 import { HealthImplementation } from "grpc-health-check";
 import type { AuthTable } from "../domain/auth.js";
 import type { IngestSink } from "../domain/ingest.js";
 import type { QueryRunner } from "../domain/queries.js";
+import type { ClientBudgets } from "../domain/token-bucket.js";
 import { DiagnosisServiceService } from "../gen/webmasterid/crawldiag/v1/diagnosis.js";
 import type { Logger } from "../log.js";
+import type { Metrics } from "../metrics.js";
 import { diagnosisService } from "./diagnosis-service.js";
 import { decodeSafely, guard, type ServicePolicy } from "./guard.js";
 import { ingestDefinition, ingestService } from "./ingest-service.js";
+import { observeCalls } from "./observe.js";
 import { addReflection, loadImage } from "./reflection.js";
-import { serverCredentials, type TlsMaterial } from "./tls.js";
+import { insecureCredentials } from "./tls.js";
 
 export const INGEST_SERVICE = "webmasterid.crawldiag.v1.IngestService";
 export const DIAGNOSIS_SERVICE = "webmasterid.crawldiag.v1.DiagnosisService";
@@ -44,8 +47,12 @@ export interface ServerOptions {
   now?: () => number;
   /** The current auth table; absent = no authentication. */
   auth?: (() => AuthTable) | undefined;
-  /** Absent = plaintext. */
-  tls?: TlsMaterial | undefined;
+  /** TLS credentials (see tls.ts); absent = plaintext. */
+  credentials?: ServerCredentials | undefined;
+  /** Counts and times every call; absent = not measured. */
+  metrics?: Metrics | undefined;
+  /** Fair sharing of ingest between clients; absent = no limit. */
+  budgets?: ClientBudgets | undefined;
 }
 
 export interface RunningServer {
@@ -65,13 +72,20 @@ export function serverOptions(maxBatch: number) {
 
 export async function startServer(o: ServerOptions): Promise<RunningServer> {
   const now = o.now ?? Date.now;
-  const server = new Server({
-    ...serverOptions(o.maxBatch),
-    interceptors: [guard({ policy: POLICY, auth: o.auth, log: o.log })],
-  });
+  // The metrics come first, so that they see the calls the guard refuses too.
+  const interceptors: ServerInterceptor[] = o.metrics === undefined ? [] : [observeCalls(o.metrics)];
+  interceptors.push(guard({ policy: POLICY, auth: o.auth, log: o.log, budgets: o.budgets, metrics: o.metrics }));
+  const server = new Server({ ...serverOptions(o.maxBatch), interceptors });
   server.addService(
     decodeSafely(ingestDefinition),
-    ingestService({ sink: o.writer, maxBatch: o.maxBatch, now, log: o.log }),
+    ingestService({
+      sink: o.writer,
+      maxBatch: o.maxBatch,
+      now,
+      log: o.log,
+      budgets: o.budgets,
+      metrics: o.metrics,
+    }),
   );
   server.addService(decodeSafely(DiagnosisServiceService), diagnosisService({ queries: o.queries, now, log: o.log }));
   const health = new HealthImplementation(Object.fromEntries(["", ...SERVED].map((s) => [s, "SERVING"])));
@@ -83,7 +97,7 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
     "grpc.reflection.v1alpha.ServerReflection",
   ]);
   const port = await new Promise<number>((resolve, reject) =>
-    server.bindAsync(o.address, serverCredentials(o.tls), (err, p) => (err ? reject(err) : resolve(p))),
+    server.bindAsync(o.address, o.credentials ?? insecureCredentials(), (err, p) => (err ? reject(err) : resolve(p))),
   );
   return {
     port,

@@ -14,6 +14,8 @@ export interface TestServer extends Clients {
   port: number;
   dir: string;
   dbPath: string;
+  /** Port of /metrics, when CRAWLDIAG_METRICS_ADDRESS was given. */
+  metricsPort: number | undefined;
   /** Stops the server; the temp folder stays until `remove()`. */
   stop(): Promise<void>;
   /** Stops the server and deletes its temp folder. */
@@ -47,6 +49,7 @@ export async function startTestServer(env: Record<string, string> = {}, dir = te
   return {
     ...clients,
     port: app.port,
+    metricsPort: app.metricsPort,
     dir,
     dbPath,
     stop,
