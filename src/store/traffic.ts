@@ -60,12 +60,9 @@ export class TrafficReader {
          MAX(own_last_answered) AS own_last_answered
        FROM (${seekEach("fetch_daily", "day")}) GROUP BY address_id`,
     );
-    this.hourBounds = db.prepare<[], { lo: number | null; hi: number | null }>(
-      "SELECT MIN(hour) AS lo, MAX(hour) AS hi FROM fetch_hourly",
-    );
-    this.dayBounds = db.prepare<[], { lo: number | null; hi: number | null }>(
-      "SELECT MIN(day) AS lo, MAX(day) AS hi FROM fetch_daily",
-    );
+    // One aggregate a statement: SQLite answers a lone MIN() or MAX() from the key's ends, both at once by a scan.
+    this.hourBounds = bounds(db, "fetch_hourly", "hour");
+    this.dayBounds = bounds(db, "fetch_daily", "day");
     this.hostsInHours = db
       .prepare<[number, number], number>("SELECT DISTINCT host_id FROM fetch_hourly WHERE hour >= ? AND hour < ?")
       .pluck();
@@ -98,19 +95,27 @@ export class TrafficReader {
   private spans(w: Window): Spans {
     const from = w.startMs / HOUR_MS;
     const to = w.endMs / HOUR_MS;
-    const hours = clip(this.hourBounds.get());
+    const hours = this.hourBounds.get();
     const firstDay = Math.ceil(from / 24);
     const endDay = Math.floor(to / 24);
     if (firstDay >= endDay) return { hours: [cut([from, to], hours)], days: undefined };
     return {
       hours: [cut([from, firstDay * 24], hours), cut([endDay * 24, to], hours)],
-      days: cut([firstDay, endDay], clip(this.dayBounds.get())),
+      days: cut([firstDay, endDay], this.dayBounds.get()),
     };
   }
 }
 
-const clip = (b: { lo: number | null; hi: number | null } | undefined): [number, number] =>
-  b?.lo == null || b.hi == null ? [0, 0] : [b.lo, b.hi + 1];
+function bounds(db: Db, table: string, column: string): { get(): [number, number] } {
+  const lo = db.prepare<[], number | null>(`SELECT MIN(${column}) FROM ${table}`).pluck();
+  const hi = db.prepare<[], number | null>(`SELECT MAX(${column}) FROM ${table}`).pluck();
+  return {
+    get: () => {
+      const [a, b] = [lo.get(), hi.get()];
+      return a == null || b == null ? [0, 0] : [a, b + 1];
+    },
+  };
+}
 const cut = ([from, to]: [number, number], [lo, hi]: [number, number]): [number, number] => [
   Math.max(from, lo),
   Math.min(to, hi),
