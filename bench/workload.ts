@@ -235,7 +235,8 @@ export function manyHosts(count: number, endMs: number, runId: string, batchSize
         connectionId: `${runId}.c${j.toString(36)}`,
         sni: name,
         requestIndex: 0,
-        remoteAddress: `10.${(j >> 16) & 255}.${(j >> 8) & 255}.${j & 255}`,
+        // Shared hosting: many names behind a few hundred addresses.
+        remoteAddress: `198.51.${(j >> 8) & 1}.${j & 255}`,
         certCovers: true,
         certSha256: undefined,
         retryOf: "",
