@@ -6,6 +6,7 @@ import * as assert from "uvu/assert";
 import { DiagnosisKind } from "../src/gen/webmasterid/crawldiag/v1/diagnosis.js";
 import { FetchRecord } from "../src/gen/webmasterid/crawldiag/v1/fetch.js";
 import { makePki } from "./support/certs-e2e.js";
+import { cli } from "./support/cli.js";
 import { call } from "./support/client.js";
 import { record, requestId } from "./support/records.js";
 import { ROOT, startTestServer, type TestServer, tempDir } from "./support/server.js";
@@ -14,32 +15,6 @@ import { startTlsServer, strictSni } from "./support/tls-servers.js";
 const DAY_MS = 86_400_000;
 let s: TestServer;
 let address: string;
-
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-/** The command line as people run it: a child process, its own environment, no TTY unless `script` gives one. */
-function cli(args: string[], env: Record<string, string> = {}, tty = false): Promise<Run> {
-  const base = Object.fromEntries(
-    Object.entries(process.env).filter(([k]) => !k.startsWith("CRAWLDIAG_") && k !== "NO_COLOR"),
-  );
-  const argv = [process.execPath, "--import", "tsx", join(ROOT, "src/cli/main.ts"), ...args];
-  // util-linux `script` runs the command on a pseudo-terminal, the only honest way to test TTY behaviour.
-  const [cmd, ...rest] = tty ? ["script", "-qec", argv.map((a) => `'${a}'`).join(" "), "/dev/null"] : argv;
-  const child = spawn(cmd as string, rest, { cwd: ROOT, env: { ...base, ...env } });
-  let stdout = "";
-  let stderr = "";
-  child.stdout.on("data", (c: Buffer) => {
-    stdout += c.toString();
-  });
-  child.stderr.on("data", (c: Buffer) => {
-    stderr += c.toString();
-  });
-  return new Promise((resolve) => child.on("close", (code) => resolve({ code, stdout, stderr })));
-}
 
 const ingest = (records: FetchRecord[]) =>
   call(s.ingest.recordFetches, s.ingest, { requestId: requestId("cli"), records });

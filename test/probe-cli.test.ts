@@ -1,10 +1,9 @@
-import { spawn } from "node:child_process";
 import { rmSync } from "node:fs";
-import { join } from "node:path";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { makePki, type TestPki } from "./support/certs-e2e.js";
-import { ROOT, tempDir } from "./support/server.js";
+import { cli } from "./support/cli.js";
+import { tempDir } from "./support/server.js";
 import { startTlsServer, strictSni, type TlsTestServer, vhosts } from "./support/tls-servers.js";
 
 let dir: string;
@@ -21,27 +20,11 @@ test.after(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-/** `npm run probe -- ...` as people run it: a child process, piped output, no CRAWLDIAG_* from the test's shell. */
-function probeCli(args: string[]): Promise<{ code: number | null; lines: string[]; stderr: string }> {
-  const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith("CRAWLDIAG_")));
-  const child = spawn(process.execPath, ["--import", "tsx", join(ROOT, "src/cli/main.ts"), "probe", ...args], {
-    cwd: ROOT,
-    env,
-  });
-  let stdout = "";
-  let stderr = "";
-  child.stdout.on("data", (c: Buffer) => {
-    stdout += c.toString();
-  });
-  child.stderr.on("data", (c: Buffer) => {
-    stderr += c.toString();
-  });
-  return new Promise((resolve) =>
-    child.on("close", (code) => {
-      if (process.env.CRAWLDIAG_E2E_LOG) process.stderr.write(stdout);
-      resolve({ code, lines: stdout.trimEnd().split("\n"), stderr });
-    }),
-  );
+/** `npm run probe -- ...` as people run it: its output lines. */
+async function probeCli(args: string[]): Promise<{ code: number | null; lines: string[]; stderr: string }> {
+  const { code, stdout, stderr } = await cli(["probe", ...args]);
+  if (process.env.CRAWLDIAG_E2E_LOG) process.stderr.write(stdout);
+  return { code, lines: stdout.trimEnd().split("\n"), stderr };
 }
 
 async function server(...o: Parameters<typeof startTlsServer>): Promise<TlsTestServer> {
