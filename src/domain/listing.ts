@@ -93,7 +93,7 @@ export function listDiagnoses(ctx: ReadContext, q: ListQuery, nowMs: number) {
 
 /**
  * Diagnoses of the hosts that can match: those with a 421 or a refusal in the window, or (when asked for) every
- * host fetched. The first call for a window finds the hosts with 421s in one scan of its detail; later calls
+ * host fetched. The first call for a window finds the hosts with 421s from the store's detail index; later calls
  * reuse what the cache kept and diagnose again only the hosts whose data changed.
  */
 function candidates(ctx: ReadContext, w: Window, everyHost: boolean, matches: (host: string) => boolean) {
