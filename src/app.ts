@@ -7,9 +7,9 @@ import { serverTls } from "./grpc/tls.js";
 import type { Logger } from "./log.js";
 import { Metrics } from "./metrics.js";
 import { type MetricsListener, serveMetrics } from "./metrics-http.js";
-import { ReadPool } from "./read-pool.js";
-import { openDb } from "./store/db.js";
-import { WriteQueue } from "./write-queue.js";
+import { openDb } from "./store/sqlite/db.js";
+import { ReadPool } from "./store/sqlite/read-pool.js";
+import { WriteQueue } from "./store/sqlite/write-queue.js";
 
 const PURGE_EVERY_MS = 3_600_000;
 

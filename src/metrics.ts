@@ -1,6 +1,6 @@
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
 import type { CrawlerTally } from "./domain/ingest-tally.js";
-import type { GroupCommitted, PurgeCounts } from "./write-queue.js";
+import type { GroupCommitted, PurgeCounts } from "./store/sqlite/write-queue.js";
 
 /** The label of crawler ids past MAX_CRAWLERS: parentheses never occur in a valid id. */
 export const OTHER_CRAWLERS = "(other)";

@@ -3,7 +3,7 @@ import Database from "better-sqlite3";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { DiagnosisKind as K } from "../src/gen/webmasterid/crawldiag/v1/diagnosis.js";
-import { MIGRATIONS } from "../src/store/schema.js";
+import { MIGRATIONS } from "../src/store/sqlite/schema.js";
 import { call } from "./support/client.js";
 import { startTestServer, tempDir } from "./support/server.js";
 import { JUNE } from "./support/traffic.js";

@@ -41,7 +41,7 @@ export interface CrawlerAlert {
 const sortKey = (a: CrawlerAlert): (string | number)[] => [-a.count, a.crawler, a.reason];
 
 /** Client-artifact 421s per crawler and reason, most first. */
-export function listAlerts(store: ReadStore, q: AlertsQuery, nowMs: number, defaultDays: number) {
+export async function listAlerts(store: ReadStore, q: AlertsQuery, nowMs: number, defaultDays: number) {
   const size = pageSize(q.pageSize);
   if (q.crawler !== "" && !CRAWLER.test(q.crawler)) {
     throw invalidArgument("crawler", "1-64 characters of A-Z a-z 0-9 . _ : / -");
@@ -53,7 +53,7 @@ export function listAlerts(store: ReadStore, q: AlertsQuery, nowMs: number, defa
   const state = q.pageToken === "" ? undefined : decodeToken(q.pageToken, filters);
   const window = state?.window ?? resolveWindow(q.window, nowMs, defaultDays);
   const groups = new Map<string, CrawlerAlert & { hosts: { host: string; count: number }[] }>();
-  for (const row of store.alertRows(window)) {
+  for (const row of await store.alertRows(window)) {
     if (q.crawler !== "" && row.crawler !== q.crawler) continue;
     const key = `${row.crawler}\n${row.artifact}`;
     const g = groups.get(key) ?? {

@@ -38,17 +38,23 @@ export interface ReadContext {
   cache: DiagnosisCache;
 }
 
-export function hostDiagnosis(ctx: ReadContext, raw: string, window: WindowInput | undefined, nowMs: number) {
+export async function hostDiagnosis(ctx: ReadContext, raw: string, window: WindowInput | undefined, nowMs: number) {
   const w = resolveWindow(window, nowMs, ctx.rules.defaultWindowDays);
-  const { host, hostId } = knownHost(ctx.store, raw);
+  const { host, hostId } = await knownHost(ctx.store, raw);
   return diagnosisOf(ctx, ctx.cache.entry(w), hostId, host, w);
 }
 
 /** The host's diagnosis: kept from an earlier call unless its data changed since, else computed and kept. */
-function diagnosisOf(ctx: ReadContext, entry: WindowEntry, hostId: number, host: string, w: Window): Diagnosis {
+async function diagnosisOf(
+  ctx: ReadContext,
+  entry: WindowEntry,
+  hostId: number,
+  host: string,
+  w: Window,
+): Promise<Diagnosis> {
   let d = entry.diagnoses.get(hostId);
   if (d === undefined) {
-    d = diagnose(ctx.store.hostFacts(hostId, host, w), ctx.rules);
+    d = diagnose(await ctx.store.hostFacts(hostId, host, w), ctx.rules);
     entry.put(hostId, d);
   }
   return d;
@@ -61,7 +67,7 @@ const sortKey = (d: Diagnosis): (string | number)[] => [
   d.host,
 ];
 
-export function listDiagnoses(ctx: ReadContext, q: ListQuery, nowMs: number) {
+export async function listDiagnoses(ctx: ReadContext, q: ListQuery, nowMs: number) {
   const t = ctx.rules;
   const size = pageSize(q.pageSize);
   for (const k of q.kinds) {
@@ -81,7 +87,7 @@ export function listDiagnoses(ctx: ReadContext, q: ListQuery, nowMs: number) {
   const wanted = new Set(kinds);
   const matches = (host: string) =>
     suffix === "" || host === suffix || (host.endsWith(suffix) && host[host.length - suffix.length - 1] === ".");
-  const rows = candidates(ctx, window, wanted.has(Kind.NO_MISDIRECTED_REQUESTS), matches)
+  const rows = (await candidates(ctx, window, wanted.has(Kind.NO_MISDIRECTED_REQUESTS), matches))
     .filter((d) => wanted.has(d.kind) && (q.includeResolved || !d.resolved))
     .sort((a, b) => compareKeys(sortKey(a), sortKey(b)));
   const { page, next } = takePage(rows, sortKey, state?.after ?? [], size);
@@ -96,26 +102,26 @@ export function listDiagnoses(ctx: ReadContext, q: ListQuery, nowMs: number) {
  * host fetched. The first call for a window finds the hosts with 421s from the store's detail index; later calls
  * reuse what the cache kept and diagnose again only the hosts whose data changed.
  */
-function candidates(ctx: ReadContext, w: Window, everyHost: boolean, matches: (host: string) => boolean) {
+async function candidates(ctx: ReadContext, w: Window, everyHost: boolean, matches: (host: string) => boolean) {
   const { store, rules, cache } = ctx;
   const entry = cache.entry(w);
   const out: Diagnosis[] = [];
   if (entry.candidates === undefined) {
     const found = new Map<number, string>();
-    for (const detail of store.detailByHost(w)) {
+    for await (const detail of store.detailByHost(w)) {
       found.set(detail.hostId, detail.host);
       if (!matches(detail.host)) continue;
-      const d = entry.diagnoses.get(detail.hostId) ?? diagnose(store.facts(detail, w), rules);
+      const d = entry.diagnoses.get(detail.hostId) ?? diagnose(await store.facts(detail, w), rules);
       entry.put(detail.hostId, d);
       out.push(d);
     }
     entry.candidates = found;
   } else {
     for (const [hostId, known] of entry.candidates) {
-      const host = known === "" ? store.nameOf(hostId) : known;
+      const host = known === "" ? await store.nameOf(hostId) : known;
       if (known === "") entry.candidates.set(hostId, host);
       if (!matches(host)) continue;
-      const d = diagnosisOf(ctx, entry, hostId, host, w);
+      const d = await diagnosisOf(ctx, entry, hostId, host, w);
       // A host reported changed that has, after all, no 421 or refusal in this window.
       if (d.misdirectedCount + d.excludedClientSideCount + d.refusedCount === 0) {
         entry.candidates.delete(hostId);
@@ -126,10 +132,11 @@ function candidates(ctx: ReadContext, w: Window, everyHost: boolean, matches: (h
   }
   if (everyHost) {
     // Hosts without 421s are not kept: there may be millions.
-    for (const hostId of store.hostsFetched(w)) {
+    for (const hostId of await store.hostsFetched(w)) {
       if (entry.candidates.has(hostId)) continue;
-      const host = store.nameOf(hostId);
-      if (matches(host)) out.push(diagnose(store.facts({ hostId, host, misdirected: [], refused: [] }, w), rules));
+      const host = await store.nameOf(hostId);
+      if (!matches(host)) continue;
+      out.push(diagnose(await store.facts({ hostId, host, misdirected: [], refused: [] }, w), rules));
     }
   }
   return out;

@@ -17,7 +17,7 @@ export const QUERIES = {
 
 export type QueryName = keyof typeof QUERIES;
 export type QueryInput<N extends QueryName> = Parameters<(typeof QUERIES)[N]>[1];
-export type QueryOutput<N extends QueryName> = ReturnType<(typeof QUERIES)[N]>;
+export type QueryOutput<N extends QueryName> = Awaited<ReturnType<(typeof QUERIES)[N]>>;
 
 /** Runs a read operation; rejects with a DomainError. */
 export interface QueryRunner {

@@ -26,15 +26,18 @@ export interface AlertRow {
   last_ms: number;
 }
 
-/** What the queries need from storage. */
+/** A value now (SQLite reads synchronously) or later (a server such as ClickHouse answers over the network). */
+export type Awaitable<T> = T | Promise<T>;
+
+/** What the queries need from storage. Host ids are the store's own, valid for as long as the store object lives. */
 export interface ReadStore {
-  findHost(name: string): number | undefined;
-  hourlyStats(hostId: number, w: Window): HourlyRow[];
-  hostFacts(hostId: number, host: string, w: Window): HostFacts;
+  findHost(name: string): Awaitable<number | undefined>;
+  hourlyStats(hostId: number, w: Window): Awaitable<HourlyRow[]>;
+  hostFacts(hostId: number, host: string, w: Window): Awaitable<HostFacts>;
   /** Every host with a 421 or a refusal in the window, with those fetches. */
-  detailByHost(w: Window): Iterable<HostDetail>;
-  hostsFetched(w: Window): number[];
-  nameOf(hostId: number): string;
-  facts(detail: HostDetail, w: Window): HostFacts;
-  alertRows(w: Window): AlertRow[];
+  detailByHost(w: Window): Iterable<HostDetail> | AsyncIterable<HostDetail>;
+  hostsFetched(w: Window): Awaitable<number[]>;
+  nameOf(hostId: number): Awaitable<string>;
+  facts(detail: HostDetail, w: Window): Awaitable<HostFacts>;
+  alertRows(w: Window): Awaitable<AlertRow[]>;
 }

@@ -23,28 +23,33 @@ export interface HostStats {
 }
 
 /** Resolves and checks a host named in a query; an unknown host is NOT_FOUND. */
-export function knownHost(store: ReadStore, raw: string): { host: string; hostId: number } {
+export async function knownHost(store: ReadStore, raw: string): Promise<{ host: string; hostId: number }> {
   if (raw === "") throw invalidArgument("host", "required");
   const host = normaliseQueryHost(raw);
   if (host === undefined) throw invalidArgument("host", "not a valid DNS name or IP address (with optional :port)");
-  const hostId = store.findHost(host);
+  const hostId = await store.findHost(host);
   if (hostId === undefined) throw new DomainError("not_found", `host: ${host} has never been seen`);
   return { host, hostId };
 }
 
-export function hostStats(store: ReadStore, q: StatsQuery, nowMs: number, defaultDays: number): HostStats {
+export async function hostStats(
+  store: ReadStore,
+  q: StatsQuery,
+  nowMs: number,
+  defaultDays: number,
+): Promise<HostStats> {
   if (q.bucket !== Bucket.UNSPECIFIED && q.bucket !== Bucket.HOUR && q.bucket !== Bucket.DAY) {
     throw invalidArgument("bucket", "unknown StatsBucket value");
   }
   const window = resolveWindow(q.window, nowMs, defaultDays);
-  const { host, hostId } = knownHost(store, q.host);
+  const { host, hostId } = await knownHost(store, q.host);
   const width = q.bucket === Bucket.HOUR ? HOUR_MS : DAY_MS;
   const statuses = new Map<number, number>();
   const protocols = new Map<number, number>();
   const buckets = new Map<number, { fetchCount: number; misdirectedCount: number }>();
   let fetchCount = 0;
   let misdirectedCount = 0;
-  for (const row of store.hourlyStats(hostId, window)) {
+  for (const row of await store.hourlyStats(hostId, window)) {
     fetchCount += row.count;
     statuses.set(row.status, (statuses.get(row.status) ?? 0) + row.count);
     protocols.set(row.protocol, (protocols.get(row.protocol) ?? 0) + row.count);

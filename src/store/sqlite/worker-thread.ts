@@ -3,7 +3,7 @@ import { mkdirSync, readdirSync, rmSync } from "node:fs";
 import { createRequire } from "node:module";
 import { fileURLToPath } from "node:url";
 import { type ResourceLimits, Worker } from "node:worker_threads";
-import { DomainError, type ErrorKind } from "./domain/errors.js";
+import { DomainError, type ErrorKind } from "../../domain/errors.js";
 
 /** A DomainError as it crosses a thread boundary; "internal" is any other error (a bug). */
 export interface WireError {

@@ -1,10 +1,10 @@
 import type { Worker } from "node:worker_threads";
-import type { StoreChanges } from "./domain/diagnosis-cache.js";
-import { DomainError } from "./domain/errors.js";
-import type { IngestResult, IngestSink, ReceivedBatch } from "./domain/ingest.js";
-import type { CrawlerTally } from "./domain/ingest-tally.js";
-import { WriteBudget } from "./domain/write-budget.js";
-import type { Logger } from "./log.js";
+import type { StoreChanges } from "../../domain/diagnosis-cache.js";
+import { DomainError } from "../../domain/errors.js";
+import type { IngestResult, IngestSink, ReceivedBatch } from "../../domain/ingest.js";
+import type { CrawlerTally } from "../../domain/ingest-tally.js";
+import { WriteBudget } from "../../domain/write-budget.js";
+import type { Logger } from "../../log.js";
 import { fromWire, startWorker, type WireError } from "./worker-thread.js";
 
 /** What the write worker is started with (workerData). */

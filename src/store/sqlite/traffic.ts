@@ -1,7 +1,7 @@
-import type { Window } from "../domain/diagnosis.js";
-import { MISDIRECTED, REFUSAL_STATUSES } from "../domain/fetch.js";
-import { ConnKind } from "../domain/fetch-kind.js";
-import { HOUR_MS } from "../domain/window.js";
+import type { Window } from "../../domain/diagnosis.js";
+import { MISDIRECTED, REFUSAL_STATUSES } from "../../domain/fetch.js";
+import { ConnKind } from "../../domain/fetch-kind.js";
+import { HOUR_MS } from "../../domain/window.js";
 import type { Db } from "./db.js";
 
 /** A host's traffic at one server address over some span, with its own connections' figures beside the total. */

@@ -1,9 +1,9 @@
 import type { Worker } from "node:worker_threads";
-import type { StoreChanges } from "./domain/diagnosis-cache.js";
-import { DomainError } from "./domain/errors.js";
-import type { QueryInput, QueryName, QueryOutput, QueryRunner } from "./domain/queries.js";
-import type { Thresholds } from "./domain/thresholds.js";
-import type { Logger } from "./log.js";
+import type { StoreChanges } from "../../domain/diagnosis-cache.js";
+import { DomainError } from "../../domain/errors.js";
+import type { QueryInput, QueryName, QueryOutput, QueryRunner } from "../../domain/queries.js";
+import type { Thresholds } from "../../domain/thresholds.js";
+import type { Logger } from "../../log.js";
 import { fromWire, startWorker, type WireError } from "./worker-thread.js";
 
 /** What the read worker is started with (workerData). */

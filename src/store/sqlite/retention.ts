@@ -1,4 +1,4 @@
-import { DAY_MS, HOUR_MS } from "../domain/window.js";
+import { DAY_MS, HOUR_MS } from "../../domain/window.js";
 import type { Db } from "./db.js";
 
 /** request_ids are remembered at least this long (AIP-155 replay window). */

@@ -4,16 +4,16 @@
  */
 import { createHash } from "node:crypto";
 import { parentPort, workerData } from "node:worker_threads";
-import { DomainError, invalidArgument } from "./domain/errors.js";
-import { type IngestItem, type IngestResult, ingestGroup, rejectionsOf } from "./domain/ingest.js";
-import { IngestTally } from "./domain/ingest-tally.js";
-import { DAY_MS } from "./domain/window.js";
-import { decodeRecordFetches, UNDECODABLE } from "./grpc/ingest-codec.js";
-import { openDb } from "./store/db.js";
-import { purge } from "./store/retention.js";
-import { Writer } from "./store/writer.js";
+import { DomainError, invalidArgument } from "../../domain/errors.js";
+import { type IngestItem, type IngestResult, ingestGroup, rejectionsOf } from "../../domain/ingest.js";
+import { IngestTally } from "../../domain/ingest-tally.js";
+import { DAY_MS } from "../../domain/window.js";
+import { decodeRecordFetches, UNDECODABLE } from "../../grpc/ingest-codec.js";
+import { openDb } from "./db.js";
+import { purge } from "./retention.js";
 import { toWire } from "./worker-thread.js";
 import type { Answer, FromWorker, ToWorker, WriterSettings } from "./write-queue.js";
+import { Writer } from "./writer.js";
 
 type BatchMessage = Extract<ToWorker, { type: "batch" }>;
 

@@ -1,4 +1,4 @@
-import { MISDIRECTED, REFUSAL_STATUSES } from "../domain/fetch.js";
+import { MISDIRECTED, REFUSAL_STATUSES } from "../../domain/fetch.js";
 import type { Db } from "./db.js";
 
 /** One fetch_daily row's key and what to add to it. */

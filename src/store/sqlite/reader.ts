@@ -1,8 +1,8 @@
-import type { AddressTraffic, DetailFetch, HostFacts, Window } from "../domain/diagnosis.js";
-import { isRefused, MISDIRECTED, REFUSAL_STATUSES } from "../domain/fetch.js";
-import type { Artifact, ConnKind } from "../domain/fetch-kind.js";
-import type { AlertRow, HostDetail, HourlyRow, ReadStore } from "../domain/read-store.js";
-import { HOUR_MS } from "../domain/window.js";
+import type { AddressTraffic, DetailFetch, HostFacts, Window } from "../../domain/diagnosis.js";
+import { isRefused, MISDIRECTED, REFUSAL_STATUSES } from "../../domain/fetch.js";
+import type { Artifact, ConnKind } from "../../domain/fetch-kind.js";
+import type { AlertRow, HostDetail, HourlyRow, ReadStore } from "../../domain/read-store.js";
+import { HOUR_MS } from "../../domain/window.js";
 import type { Db } from "./db.js";
 import { TrafficReader } from "./traffic.js";
 

@@ -1,8 +1,8 @@
 import { statSync } from "node:fs";
-import type { StoreChanges } from "../domain/diagnosis-cache.js";
-import { DomainError } from "../domain/errors.js";
-import { type Fetch, keepsDetail, type Rejection } from "../domain/fetch.js";
-import { ConnKind } from "../domain/fetch-kind.js";
+import type { StoreChanges } from "../../domain/diagnosis-cache.js";
+import { DomainError } from "../../domain/errors.js";
+import { type Fetch, keepsDetail, type Rejection } from "../../domain/fetch.js";
+import { ConnKind } from "../../domain/fetch-kind.js";
 import {
   type BatchToCommit,
   type Committed,
@@ -10,8 +10,8 @@ import {
   type IngestResult,
   type IngestStore,
   type StoredRequest,
-} from "../domain/ingest.js";
-import { HOUR_MS } from "../domain/window.js";
+} from "../../domain/ingest.js";
+import { HOUR_MS } from "../../domain/window.js";
 import { DailyDeltas, DailyUpsert } from "./daily-deltas.js";
 import type { Db } from "./db.js";
 import { Dictionary } from "./dictionary.js";

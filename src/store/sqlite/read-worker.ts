@@ -3,11 +3,11 @@
  * thousand diagnoses reads for hundreds of ms) holds up neither the thread that serves gRPC nor the writer.
  */
 import { parentPort, workerData } from "node:worker_threads";
-import { DiagnosisCache, type StoreChanges } from "./domain/diagnosis-cache.js";
-import { QUERIES, type QueryName, type ReadContext } from "./domain/queries.js";
+import { DiagnosisCache, type StoreChanges } from "../../domain/diagnosis-cache.js";
+import { QUERIES, type QueryName, type ReadContext } from "../../domain/queries.js";
+import { openDb } from "./db.js";
 import type { ReadAnswer, ReadSettings } from "./read-pool.js";
-import { openDb } from "./store/db.js";
-import { Reader } from "./store/reader.js";
+import { Reader } from "./reader.js";
 import { toWire } from "./worker-thread.js";
 
 interface Ask {
@@ -34,13 +34,17 @@ port.on("message", (m: Ask | "close" | { changes: StoreChanges | "all" }) => {
     else ctx.cache.changed(m.changes);
     return;
   }
-  let answer: ReadAnswer;
-  try {
-    const query = QUERIES[m.name] as (c: ReadContext, q: unknown, nowMs: number) => unknown;
-    answer = { id: m.id, result: query(ctx, m.input, m.nowMs) };
-  } catch (e) {
-    answer = { id: m.id, error: toWire(e) };
-  }
-  port.postMessage(answer);
+  answer(m).then((a) => port.postMessage(a));
 });
+
+// SQLite answers synchronously, so a query's awaits all settle before the next message is read: queries never
+// interleave with each other or with the cache's change messages.
+async function answer(m: Ask): Promise<ReadAnswer> {
+  try {
+    const query = QUERIES[m.name] as (c: ReadContext, q: unknown, nowMs: number) => Promise<unknown>;
+    return { id: m.id, result: await query(ctx, m.input, m.nowMs) };
+  } catch (e) {
+    return { id: m.id, error: toWire(e) };
+  }
+}
 port.postMessage("ready");
