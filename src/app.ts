@@ -1,8 +1,8 @@
 import { X509Certificate } from "node:crypto";
-import { statSync } from "node:fs";
+import type { Backend, BackendStatus } from "./backend.js";
 import { type Config, ConfigError, loadAuthFile, loadTlsFiles } from "./config.js";
 import { ClientBudgets } from "./domain/token-bucket.js";
-import { startServer } from "./grpc/server.js";
+import { DIAGNOSIS_SERVICE, INGEST_SERVICE, type RunningServer, startServer } from "./grpc/server.js";
 import { serverTls } from "./grpc/tls.js";
 import type { Logger } from "./log.js";
 import { Metrics } from "./metrics.js";
@@ -25,43 +25,13 @@ export interface App {
   reload(): void;
 }
 
-/** Opens the store, purges old data, and serves until close(). */
+/** Opens the store (SQLite, or the cluster's log and ClickHouse), and serves until close(). */
 export async function startApp(config: Config, log: Logger, now: () => number = Date.now): Promise<App> {
-  // Brings the schema up to date before the workers open their own connections: one writes, one answers queries.
-  openDb(config.dbPath, { sync: config.sync }).close();
-  const maxBytes = config.maxDbMb * 1024 * 1024;
-  const [writes, reads] = await Promise.all([
-    WriteQueue.start(
-      {
-        dbPath: config.dbPath,
-        sync: config.sync,
-        maxBatch: config.maxBatch,
-        retentionDays: config.retentionDays,
-        maxBytes,
-      },
-      config.queueRecords,
-      log,
-    ),
-    ReadPool.start({ dbPath: config.dbPath, sync: config.sync, cacheMb: 16, rules: config.rules }, log),
-  ]);
-  // Cached diagnoses hear of every commit before its batches are acknowledged.
-  writes.onChanges((changes) => reads.changed(changes));
   const metrics = new Metrics();
-  writes.onCommitted((g) => metrics.committed(g));
-  metrics.watch({
-    queuedRecords: () => writes.queuedRecords,
-    queueCapacity: writes.capacityRecords,
-    storeBytes: () => fileBytes(config.dbPath) + fileBytes(`${config.dbPath}-wal`),
-    quotaBytes: maxBytes,
-  });
-  const runPurge = async () => {
-    const counts = await writes.purge(now());
-    metrics.purged(counts);
-    log.notice("purged", { ...counts });
-  };
-  await runPurge();
-  const timer = setInterval(runPurge, PURGE_EVERY_MS);
-  timer.unref();
+  const backend: Backend =
+    config.cluster === undefined
+      ? await (await import("./store/sqlite/backend.js")).openSqliteBackend(config, log, metrics, now)
+      : await (await import("./cluster.js")).openClusterBackend(config, config.cluster, log);
   // Calls read the table through this holder, so a reload swaps it for every later call at once.
   const auth = config.auth === undefined ? undefined : { ...config.auth };
   const tls = config.tls === undefined ? undefined : serverTls(config.tls);
@@ -70,8 +40,9 @@ export async function startApp(config: Config, log: Logger, now: () => number = 
     credentials: tls?.credentials,
     address: config.address,
     maxBatch: config.maxBatch,
-    writer: writes,
-    queries: reads,
+    writer: backend.ingest,
+    queries: backend.queries,
+    status: backend,
     log,
     now,
     metrics,
@@ -82,11 +53,15 @@ export async function startApp(config: Config, log: Logger, now: () => number = 
     metrics.withProcessMetrics();
     listener = await serveMetrics(config.metricsAddress, metrics.registry);
   }
+  const stopWatching = config.cluster === undefined ? () => {} : watchHealth(backend, server, log);
+  const status = await backend.status();
   log.notice("listening", {
     address: config.address,
     port: server.port,
-    db: config.dbPath,
-    sync: config.sync,
+    store: status.store,
+    location: status.location,
+    roles: status.roles,
+    ...(config.cluster === undefined ? { sync: config.sync } : {}),
     auth: auth === undefined ? "off" : `${auth.table.size} clients`,
     tls: config.tls === undefined ? "off" : config.tls.clientCa === undefined ? "on" : "mutual",
     metrics: listener === undefined ? "off" : { address: config.metricsAddress, port: listener.port },
@@ -98,9 +73,9 @@ export async function startApp(config: Config, log: Logger, now: () => number = 
     metricsPort: listener?.port,
     close: () => {
       closing ??= (async () => {
-        clearInterval(timer);
+        stopWatching();
         await server.shutdown(config.shutdownGraceMs);
-        await Promise.all([writes.close(), reads.close(), listener?.close()]);
+        await Promise.all([backend.close(), listener?.close()]);
         log.notice("stopped");
       })();
       return closing;
@@ -130,11 +105,27 @@ export async function startApp(config: Config, log: Logger, now: () => number = 
   };
 }
 
-function fileBytes(path: string): number {
-  try {
-    return statSync(path).size;
-  } catch {
-    // No such file (a WAL not made yet): nothing to count.
-    return 0;
-  }
+/**
+ * Health follows the backing systems in cluster mode: IngestService needs the log, DiagnosisService the store.
+ * Checked every 2 s, so a load balancer stops sending calls a node could only refuse.
+ */
+function watchHealth(backend: Backend, server: RunningServer, log: Logger): () => void {
+  let last = "";
+  const check = async () => {
+    let reachable: BackendStatus["reachable"];
+    try {
+      reachable = (await backend.status()).reachable;
+    } catch {
+      reachable = { store: false, log: false };
+    }
+    server.setServing(INGEST_SERVICE, reachable.log !== false);
+    server.setServing(DIAGNOSIS_SERVICE, reachable.store);
+    const now = JSON.stringify(reachable);
+    if (now !== last && last !== "") log.notice("backing systems", { ...reachable });
+    last = now;
+  };
+  const timer = setInterval(check, 2000);
+  timer.unref();
+  void check();
+  return () => clearInterval(timer);
 }

@@ -35,6 +35,25 @@ export interface Config {
   metricsAddress: string | undefined;
   /** Records a second each client may send (fair sharing), unless the auth file gives it its own; 0 = no limit. */
   clientRecordsPerS: number;
+  /** Cluster mode (ClickHouse behind a NATS JetStream log); undefined = the embedded SQLite store. */
+  cluster: ClusterConfig | undefined;
+}
+
+export type Role = "ingest" | "query" | "writer";
+export const ROLES: readonly Role[] = ["ingest", "query", "writer"];
+
+export interface ClusterConfig {
+  /** http(s)://[user:password@]host:port/database */
+  clickhouseUrl: string;
+  /** NATS seed servers. */
+  natsUrls: string[];
+  /** The ClickHouse cluster (remote_servers) for ON CLUSTER tables and Distributed ones; undefined = one server. */
+  clickhouseCluster: string | undefined;
+  /** Replicated* local tables ({shard}/{replica} macros). */
+  replicated: boolean;
+  /** Copies of the stream and the key-value buckets. */
+  natsReplicas: number;
+  roles: ReadonlySet<Role>;
 }
 
 /** Paths of the TLS files, as configured. */
@@ -63,6 +82,12 @@ export const DEFAULTS = {
   CRAWLDIAG_METRICS_ADDRESS: "",
   // No limit: the right figure depends on the disk and on how many fleets share the service (see README).
   CRAWLDIAG_CLIENT_RECORDS_PER_S: "0",
+  CRAWLDIAG_CLICKHOUSE_URL: "",
+  CRAWLDIAG_NATS_URL: "",
+  CRAWLDIAG_CLICKHOUSE_CLUSTER: "",
+  CRAWLDIAG_CLICKHOUSE_REPLICATED: "0",
+  CRAWLDIAG_NATS_REPLICAS: "1",
+  CRAWLDIAG_ROLES: "ingest,query,writer",
 } as const;
 
 type Name = keyof typeof DEFAULTS;
@@ -95,7 +120,59 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): Config {
         ? undefined
         : address("CRAWLDIAG_METRICS_ADDRESS", get("CRAWLDIAG_METRICS_ADDRESS")),
     clientRecordsPerS: integer("CRAWLDIAG_CLIENT_RECORDS_PER_S", get("CRAWLDIAG_CLIENT_RECORDS_PER_S"), 0, 10_000_000),
+    cluster: cluster(get),
   };
+}
+
+function cluster(get: (name: Name) => string): ClusterConfig | undefined {
+  const clickhouse = get("CRAWLDIAG_CLICKHOUSE_URL");
+  const nats = get("CRAWLDIAG_NATS_URL");
+  if (clickhouse === "" && nats === "") return undefined;
+  // Either one alone would silently fall back to SQLite, or run half a cluster: both or neither.
+  if (clickhouse === "") throw new ConfigError("CRAWLDIAG_CLICKHOUSE_URL: required with CRAWLDIAG_NATS_URL");
+  if (nats === "") throw new ConfigError("CRAWLDIAG_NATS_URL: required with CRAWLDIAG_CLICKHOUSE_URL");
+  let url: URL;
+  try {
+    url = new URL(clickhouse);
+  } catch {
+    url = new URL("invalid:");
+  }
+  if (!["http:", "https:"].includes(url.protocol) || !/^\/[A-Za-z0-9_]+$/.test(url.pathname)) {
+    // The URL may hold a password: the message names its shape, not its text.
+    throw new ConfigError(
+      "CRAWLDIAG_CLICKHOUSE_URL: not http(s)://[user:password@]host:port/database (database: letters, digits, _)",
+    );
+  }
+  const natsUrls = nats.split(",").map((u) => u.trim());
+  for (const u of natsUrls) {
+    if (!/^(nats|tls):\/\/[^\s,]+$|^[A-Za-z0-9.-]+:[0-9]{1,5}$/.test(u)) {
+      throw new ConfigError(`CRAWLDIAG_NATS_URL: "${u}" is not nats://host:port (several: comma-separated)`);
+    }
+  }
+  const clusterName = get("CRAWLDIAG_CLICKHOUSE_CLUSTER");
+  if (clusterName !== "" && !/^[A-Za-z0-9_]{1,64}$/.test(clusterName)) {
+    throw new ConfigError(`CRAWLDIAG_CLICKHOUSE_CLUSTER: "${clusterName}" is not a cluster name (letters, digits, _)`);
+  }
+  const replicated = oneOf("CRAWLDIAG_CLICKHOUSE_REPLICATED", get("CRAWLDIAG_CLICKHOUSE_REPLICATED"), ["0", "1"]);
+  if (replicated === "1" && clusterName === "") {
+    throw new ConfigError("CRAWLDIAG_CLICKHOUSE_REPLICATED: needs CRAWLDIAG_CLICKHOUSE_CLUSTER");
+  }
+  return {
+    clickhouseUrl: clickhouse,
+    natsUrls,
+    clickhouseCluster: clusterName === "" ? undefined : clusterName,
+    replicated: replicated === "1",
+    natsReplicas: integer("CRAWLDIAG_NATS_REPLICAS", get("CRAWLDIAG_NATS_REPLICAS"), 1, 5),
+    roles: roles(get("CRAWLDIAG_ROLES")),
+  };
+}
+
+function roles(raw: string): ReadonlySet<Role> {
+  const out = new Set<Role>();
+  for (const r of raw.split(",").map((x) => x.trim().toLowerCase())) {
+    out.add(oneOf("CRAWLDIAG_ROLES", r, ROLES));
+  }
+  return out;
 }
 
 function integer(name: Name, raw: string, min: number, max: number): number {

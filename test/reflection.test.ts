@@ -25,6 +25,7 @@ const TIMESTAMP = "google/protobuf/timestamp.proto";
 const SERVICES = [
   "webmasterid.crawldiag.v1.IngestService",
   "webmasterid.crawldiag.v1.DiagnosisService",
+  "webmasterid.crawldiag.v1.StatusService",
   "grpc.health.v1.Health",
   "grpc.reflection.v1.ServerReflection",
   "grpc.reflection.v1alpha.ServerReflection",

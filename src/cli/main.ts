@@ -9,6 +9,7 @@ import { host } from "./host.js";
 import { importFile } from "./import.js";
 import { probeCommand } from "./probe-command.js";
 import { report } from "./report.js";
+import { status as statusCommand } from "./status.js";
 
 const io = { out: process.stdout, err: process.stderr };
 
@@ -61,6 +62,16 @@ program
   .option("--crawler <id>", "only this crawler")
   .option("--json", "one JSON object per line")
   .action((flags) => alerts(flags));
+
+program
+  .command("status")
+  .description(
+    "the server's store, roles, the backlog not yet stored (in cluster mode: the log's) and the writers' lag",
+  )
+  .addOption(address())
+  .addOption(token())
+  .option("--json", "the status as one JSON object")
+  .action((flags) => statusCommand(flags));
 
 program
   .command("import")

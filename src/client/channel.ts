@@ -1,6 +1,7 @@
 import { type ChannelCredentials, type ClientOptions, credentials, Metadata } from "@grpc/grpc-js";
 import { DiagnosisServiceClient } from "../gen/webmasterid/crawldiag/v1/diagnosis.js";
 import { IngestServiceClient } from "../gen/webmasterid/crawldiag/v1/ingest.js";
+import { StatusServiceClient } from "../gen/webmasterid/crawldiag/v1/status.js";
 
 export const DEFAULT_ADDRESS = "127.0.0.1:50051";
 
@@ -44,4 +45,8 @@ export function ingestClient(o: ConnectOptions): IngestServiceClient {
 
 export function diagnosisClient(o: ConnectOptions): DiagnosisServiceClient {
   return new DiagnosisServiceClient(...channelArgs(o));
+}
+
+export function statusClient(o: ConnectOptions): StatusServiceClient {
+  return new StatusServiceClient(...channelArgs(o));
 }

@@ -1,10 +1,12 @@
 import { Server, type ServerCredentials, type ServerInterceptor } from "@grpc/grpc-js";
 import { HealthImplementation } from "grpc-health-check";
+import type { Backend } from "../backend.js";
 import type { AuthTable } from "../domain/auth.js";
 import type { IngestSink } from "../domain/ingest.js";
 import type { QueryRunner } from "../domain/queries.js";
 import type { ClientBudgets } from "../domain/token-bucket.js";
 import { DiagnosisServiceService } from "../gen/webmasterid/crawldiag/v1/diagnosis.js";
+import { StatusServiceService } from "../gen/webmasterid/crawldiag/v1/status.js";
 import type { Logger } from "../log.js";
 import type { Metrics } from "../metrics.js";
 import { diagnosisService } from "./diagnosis-service.js";
@@ -12,17 +14,19 @@ import { decodeSafely, guard, type ServicePolicy } from "./guard.js";
 import { ingestDefinition, ingestService } from "./ingest-service.js";
 import { observeCalls } from "./observe.js";
 import { addReflection, loadImage } from "./reflection.js";
+import { statusService } from "./status-service.js";
 import { insecureCredentials } from "./tls.js";
 
 export const INGEST_SERVICE = "webmasterid.crawldiag.v1.IngestService";
 export const DIAGNOSIS_SERVICE = "webmasterid.crawldiag.v1.DiagnosisService";
-const SERVED = [INGEST_SERVICE, DIAGNOSIS_SERVICE];
+export const STATUS_SERVICE = "webmasterid.crawldiag.v1.StatusService";
 // The largest record the validation lets through is about 3 KiB; leave room for framing.
 const MAX_RECORD_BYTES = 3 * 1024;
 // Who may call what when an auth file is configured; health and reflection stay open for probes and tools.
 const POLICY: ServicePolicy = {
   [INGEST_SERVICE]: "ingest",
   [DIAGNOSIS_SERVICE]: "read",
+  [STATUS_SERVICE]: "read",
   "grpc.health.v1.Health": "open",
   "grpc.reflection.v1.ServerReflection": "open",
   "grpc.reflection.v1alpha.ServerReflection": "open",
@@ -39,10 +43,12 @@ const LIMITS = {
 export interface ServerOptions {
   address: string;
   maxBatch: number;
-  /** Where received batches go to be decoded, validated and committed. */
-  writer: IngestSink;
-  /** Answers the queries (on the read worker). */
-  queries: QueryRunner;
+  /** Where received batches go to be decoded, validated and committed; absent = IngestService not served here. */
+  writer: IngestSink | undefined;
+  /** Answers the queries; absent = DiagnosisService not served here. */
+  queries: QueryRunner | undefined;
+  /** What StatusService reports; absent = not served. */
+  status?: Pick<Backend, "status"> | undefined;
   log: Logger;
   now?: () => number;
   /** The current auth table; absent = no authentication. */
@@ -57,6 +63,8 @@ export interface ServerOptions {
 
 export interface RunningServer {
   port: number;
+  /** Reports a served service as SERVING or NOT_SERVING (its backing system answers, or not). */
+  setServing(service: string, serving: boolean): void;
   /** Marks every service NOT_SERVING, lets in-flight calls finish for up to graceMs, then stops. */
   shutdown(graceMs: number): Promise<void>;
 }
@@ -76,33 +84,47 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
   const interceptors: ServerInterceptor[] = o.metrics === undefined ? [] : [observeCalls(o.metrics)];
   interceptors.push(guard({ policy: POLICY, auth: o.auth, log: o.log, budgets: o.budgets, metrics: o.metrics }));
   const server = new Server({ ...serverOptions(o.maxBatch), interceptors });
-  server.addService(
-    decodeSafely(ingestDefinition),
-    ingestService({
-      sink: o.writer,
-      maxBatch: o.maxBatch,
-      now,
-      log: o.log,
-      budgets: o.budgets,
-      metrics: o.metrics,
-    }),
-  );
-  server.addService(decodeSafely(DiagnosisServiceService), diagnosisService({ queries: o.queries, now, log: o.log }));
-  const health = new HealthImplementation(Object.fromEntries(["", ...SERVED].map((s) => [s, "SERVING"])));
+  const served: string[] = [];
+  if (o.writer !== undefined) {
+    served.push(INGEST_SERVICE);
+    const sink = o.writer;
+    const deps = { sink, maxBatch: o.maxBatch, now, log: o.log, budgets: o.budgets, metrics: o.metrics };
+    server.addService(decodeSafely(ingestDefinition), ingestService(deps));
+  }
+  if (o.queries !== undefined) {
+    served.push(DIAGNOSIS_SERVICE);
+    server.addService(decodeSafely(DiagnosisServiceService), diagnosisService({ queries: o.queries, now, log: o.log }));
+  }
+  if (o.status !== undefined) {
+    served.push(STATUS_SERVICE);
+    server.addService(decodeSafely(StatusServiceService), statusService(o.status, o.log));
+  }
+  const health = new HealthImplementation(Object.fromEntries(["", ...served].map((s) => [s, "SERVING"])));
   health.addToServer(server);
   addReflection(server, loadImage(), [
-    ...SERVED,
+    ...served,
     "grpc.health.v1.Health",
     "grpc.reflection.v1.ServerReflection",
     "grpc.reflection.v1alpha.ServerReflection",
   ]);
+  // The overall status ("") is SERVING only while every service served here is.
+  const down = new Set<string>();
+  let stopping = false;
   const port = await new Promise<number>((resolve, reject) =>
     server.bindAsync(o.address, o.credentials ?? insecureCredentials(), (err, p) => (err ? reject(err) : resolve(p))),
   );
   return {
     port,
+    setServing: (service, serving) => {
+      if (stopping || !served.includes(service)) return;
+      if (serving) down.delete(service);
+      else down.add(service);
+      health.setStatus(service, serving ? "SERVING" : "NOT_SERVING");
+      health.setStatus("", down.size === 0 ? "SERVING" : "NOT_SERVING");
+    },
     shutdown: (graceMs) => {
-      for (const s of ["", ...SERVED]) health.setStatus(s, "NOT_SERVING");
+      stopping = true;
+      for (const s of ["", ...served]) health.setStatus(s, "NOT_SERVING");
       return new Promise<void>((resolve) => {
         const force = setTimeout(() => {
           server.forceShutdown();

@@ -68,6 +68,8 @@ export class WriteQueue implements IngestSink {
   private readonly changeListeners: ((changes: StoreChanges | "all") => void)[] = [];
   private committedListener: ((g: GroupCommitted) => void) | undefined;
   private nextId = 1;
+  /** When the writer last answered, or when a batch came to wait after it had none: for the lag. */
+  private progressAt = performance.now();
   private stopped: DomainError | undefined;
   private readonly exited: Promise<void>;
 
@@ -100,6 +102,7 @@ export class WriteQueue implements IngestSink {
       return Promise.reject(e);
     }
     const id = this.nextId++;
+    if (this.waiting.size === 0) this.progressAt = performance.now();
     return new Promise((resolve, reject) => {
       this.waiting.set(id, { records, resolve, reject });
       this.post({ type: "batch", id, bytes: b.bytes, nowMs: b.nowMs, denied: b.deniedCrawlers });
@@ -146,6 +149,16 @@ export class WriteQueue implements IngestSink {
     return this.budget.capacity;
   }
 
+  /** Batches waiting for their commit or in one. */
+  get queuedBatches(): number {
+    return this.waiting.size;
+  }
+
+  /** Seconds the writer has made no progress while batches waited; 0 when none waits. */
+  lagSeconds(): number {
+    return this.waiting.size === 0 ? 0 : (performance.now() - this.progressAt) / 1000;
+  }
+
   private receive(m: FromWorker): void {
     if (m.type === "purged") {
       for (const l of this.changeListeners) l("all");
@@ -154,6 +167,7 @@ export class WriteQueue implements IngestSink {
       return;
     }
     if (m.type !== "done") return;
+    this.progressAt = performance.now();
     for (const l of this.changeListeners) l(m.changes);
     let records = 0;
     let replayed = 0;
