@@ -28,12 +28,14 @@ const WIDTH = 9;
 
 /**
  * The fetch_daily increments of one transaction, one per row key: a host's traffic per day and server address.
- * Keyed by numbers, as HourlyDeltas, since this runs once per fetch.
+ * Rolled up from the transaction's hourly deltas, which already count each key once: doing it per fetch cost
+ * as much again as the hourly accounting.
  */
 export class DailyDeltas {
   private readonly rows = new Map<number, Map<number, DailyDelta>>();
 
-  add(hour: number, hostId: number, addressId: number, own: boolean, status: number): void {
+  /** Adds `count` fetches of one hour, status and kind of connection (an hourly delta: not called per fetch). */
+  add(hour: number, hostId: number, addressId: number, own: boolean, status: number, count: number): void {
     const day = Math.floor(hour / 24);
     const outer = day * ID_SPAN + hostId;
     let inner = this.rows.get(outer);
@@ -56,13 +58,13 @@ export class DailyDeltas {
       };
       inner.set(addressId, d);
     }
-    d.fetches++;
-    if (status !== MISDIRECTED) d.answered++;
+    d.fetches += count;
+    if (status !== MISDIRECTED) d.answered += count;
     if (!own) return;
-    d.ownFetches++;
-    if (status === MISDIRECTED) d.ownMisdirected++;
+    d.ownFetches += count;
+    if (status === MISDIRECTED) d.ownMisdirected += count;
     else d.ownLastAnswered = Math.max(d.ownLastAnswered ?? hour, hour);
-    if (REFUSAL_STATUSES.has(status)) d.ownRefused++;
+    if (REFUSAL_STATUSES.has(status)) d.ownRefused += count;
   }
 
   /** Adds every increment to fetch_daily, in key order so that consecutive upserts share pages. */

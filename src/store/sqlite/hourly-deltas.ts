@@ -38,6 +38,11 @@ export class HourlyDeltas {
     else d.count++;
   }
 
+  /** Every increment so far, in no particular order. */
+  *deltas(): Generator<Readonly<HourlyDelta>> {
+    for (const inner of this.rows.values()) yield* inner.values();
+  }
+
   /** Adds every increment to fetch_hourly, in key order so that consecutive upserts share pages. */
   flush(upsert: HourlyUpsert): void {
     const all: HourlyDelta[] = [];

@@ -124,15 +124,17 @@ export class Writer implements IngestStore {
     const out = batches.map((b): Committed => {
       // Asked again inside the transaction: an earlier batch of this group may have used the same request_id.
       const prior = this.findRequest(b.requestId);
-      return prior === undefined ? { result: this.writeBatch(b, deltas, daily) } : { prior };
+      return prior === undefined ? { result: this.writeBatch(b, deltas) } : { prior };
     });
+    for (const d of deltas.deltas())
+      daily.add(d.hour, d.hostId, d.addressId, d.kind === ConnKind.OWN, d.status, d.count);
     // One upsert per distinct key for the whole group rather than one per fetch.
     deltas.flush(this.upsertHourly);
     daily.flush(this.upsertDaily);
     return out;
   }
 
-  private writeBatch(b: BatchToCommit, deltas: HourlyDeltas, daily: DailyDeltas): IngestResult {
+  private writeBatch(b: BatchToCommit, deltas: HourlyDeltas): IngestResult {
     const rejections: Rejection[] = [...b.rejections];
     let accepted = 0;
     for (const f of b.fetches) {
@@ -150,7 +152,6 @@ export class Writer implements IngestStore {
       accepted++;
       const hour = Math.floor(f.timeMs / HOUR_MS);
       deltas.add(hour, hostId, f.status, f.protocol, f.kind, addressId);
-      daily.add(hour, hostId, addressId, f.kind === ConnKind.OWN, f.status);
       this.touched.add(hostId);
     }
     const result = finishResult(accepted, rejections);
