@@ -7,11 +7,6 @@ import { serverTls } from "./grpc/tls.js";
 import type { Logger } from "./log.js";
 import { Metrics } from "./metrics.js";
 import { type MetricsListener, serveMetrics } from "./metrics-http.js";
-import { openDb } from "./store/sqlite/db.js";
-import { ReadPool } from "./store/sqlite/read-pool.js";
-import { WriteQueue } from "./store/sqlite/write-queue.js";
-
-const PURGE_EVERY_MS = 3_600_000;
 
 export interface App {
   port: number;

@@ -53,6 +53,8 @@ export interface ClusterConfig {
   replicated: boolean;
   /** Copies of the stream and the key-value buckets. */
   natsReplicas: number;
+  /** Most bytes of batches the log holds for the writers; past it ingest answers UNAVAILABLE (writers behind). */
+  natsMaxBytes: number;
   roles: ReadonlySet<Role>;
 }
 
@@ -87,6 +89,7 @@ export const DEFAULTS = {
   CRAWLDIAG_CLICKHOUSE_CLUSTER: "",
   CRAWLDIAG_CLICKHOUSE_REPLICATED: "0",
   CRAWLDIAG_NATS_REPLICAS: "1",
+  CRAWLDIAG_NATS_MAX_MB: "1024",
   CRAWLDIAG_ROLES: "ingest,query,writer",
 } as const;
 
@@ -163,6 +166,7 @@ function cluster(get: (name: Name) => string): ClusterConfig | undefined {
     clickhouseCluster: clusterName === "" ? undefined : clusterName,
     replicated: replicated === "1",
     natsReplicas: integer("CRAWLDIAG_NATS_REPLICAS", get("CRAWLDIAG_NATS_REPLICAS"), 1, 5),
+    natsMaxBytes: integer("CRAWLDIAG_NATS_MAX_MB", get("CRAWLDIAG_NATS_MAX_MB"), 1, 100_000_000) * 1024 * 1024,
     roles: roles(get("CRAWLDIAG_ROLES")),
   };
 }

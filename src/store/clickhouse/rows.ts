@@ -1,0 +1,174 @@
+import type { Fetch } from "../../domain/fetch.js";
+import { keepsDetail, MISDIRECTED, REFUSAL_STATUSES } from "../../domain/fetch.js";
+import { ConnKind } from "../../domain/fetch-kind.js";
+import type { LoggedBatch } from "../../domain/logged-batch.js";
+import { DAY_MS, HOUR_MS } from "../../domain/window.js";
+import { weekOfDay } from "./schema.js";
+
+export interface HourlyRow {
+  hour: number;
+  host: string;
+  status: number;
+  protocol: number;
+  conn_kind: number;
+  address: string;
+  seq: number;
+  count: number;
+}
+
+export interface DailyRow {
+  day: number;
+  host: string;
+  address: string;
+  seq: number;
+  fetches: number;
+  answered: number;
+  own_fetches: number;
+  own_misdirected: number;
+  own_refused: number;
+  own_last_answered: number | null;
+}
+
+export interface DetailRow {
+  host: string;
+  time_ms: number;
+  crawler: string;
+  fetch_id: string;
+  status: number;
+  protocol: number;
+  conn_kind: number;
+  artifact: number;
+  connection_id: string;
+  sni: string | null;
+  request_index: number | null;
+  address: string;
+  cert_covers: number | null;
+  origin_frame: number | null;
+  via_alt_svc: number;
+  retry_of: string;
+}
+
+export interface RetryRow {
+  crawler: string;
+  retry_of: string;
+  fetch_id: string;
+  time_ms: number;
+  status: number;
+}
+
+export interface Rows {
+  fetch_hourly: HourlyRow[];
+  fetch_daily: DailyRow[];
+  fetch_detail: DetailRow[];
+  fetch_retry: RetryRow[];
+}
+
+const bool = (b: boolean | undefined): number | null => (b === undefined ? null : b ? 1 : 0);
+
+/**
+ * The rows a group of batches adds, each table's in one array (one insert each). Counts are summed per batch,
+ * never across batches: the seq in their keys is what lets a batch delivered again be counted once.
+ */
+export function toRows(batches: readonly LoggedBatch[]): Rows {
+  const rows: Rows = { fetch_hourly: [], fetch_daily: [], fetch_detail: [], fetch_retry: [] };
+  for (const b of batches) {
+    if (!Number.isSafeInteger(b.seq) || b.seq < 0) throw new TypeError(`batch seq is not a safe integer: ${b.seq}`);
+    const hourly = new Map<string, HourlyRow>();
+    const daily = new Map<string, DailyRow>();
+    for (const f of b.fetches) {
+      const hour = Math.floor(f.timeMs / HOUR_MS);
+      countHourly(hourly, b.seq, hour, f);
+      countDaily(daily, b.seq, hour, f);
+      if (!keepsDetail(f)) continue;
+      rows.fetch_detail.push(detailRow(f));
+      if (f.retryOf !== "") {
+        rows.fetch_retry.push({
+          crawler: f.crawler,
+          retry_of: f.retryOf,
+          fetch_id: f.fetchId,
+          time_ms: f.timeMs,
+          status: f.status,
+        });
+      }
+    }
+    for (const r of hourly.values()) rows.fetch_hourly.push(r);
+    for (const r of daily.values()) rows.fetch_daily.push(r);
+  }
+  return rows;
+}
+
+function countHourly(rows: Map<string, HourlyRow>, seq: number, hour: number, f: Fetch): void {
+  const key = `${hour} ${f.status} ${f.protocol} ${f.kind} ${f.host} ${f.address}`;
+  const r = rows.get(key);
+  if (r !== undefined) r.count++;
+  else {
+    rows.set(key, {
+      hour,
+      host: f.host,
+      status: f.status,
+      protocol: f.protocol,
+      conn_kind: f.kind,
+      address: f.address,
+      seq,
+      count: 1,
+    });
+  }
+}
+
+/** As SQLite's DailyDeltas.add: the same figures, so that both stores give the same facts. */
+function countDaily(rows: Map<string, DailyRow>, seq: number, hour: number, f: Fetch): void {
+  const day = Math.floor(hour / 24);
+  const key = `${day} ${f.host} ${f.address}`;
+  let r = rows.get(key);
+  if (r === undefined) {
+    r = {
+      day,
+      host: f.host,
+      address: f.address,
+      seq,
+      fetches: 0,
+      answered: 0,
+      own_fetches: 0,
+      own_misdirected: 0,
+      own_refused: 0,
+      own_last_answered: null,
+    };
+    rows.set(key, r);
+  }
+  r.fetches++;
+  if (f.status !== MISDIRECTED) r.answered++;
+  if (f.kind !== ConnKind.OWN) return;
+  r.own_fetches++;
+  if (f.status === MISDIRECTED) r.own_misdirected++;
+  else r.own_last_answered = Math.max(r.own_last_answered ?? hour, hour);
+  if (REFUSAL_STATUSES.has(f.status)) r.own_refused++;
+}
+
+function detailRow(f: Fetch): DetailRow {
+  return {
+    host: f.host,
+    time_ms: f.timeMs,
+    crawler: f.crawler,
+    fetch_id: f.fetchId,
+    status: f.status,
+    protocol: f.protocol,
+    conn_kind: f.kind,
+    artifact: f.artifact,
+    connection_id: f.connectionId,
+    sni: f.sni ?? null,
+    request_index: f.requestIndex ?? null,
+    address: f.address,
+    cert_covers: bool(f.certCovers),
+    origin_frame: bool(f.originFrame),
+    via_alt_svc: f.viaAltSvc ? 1 : 0,
+    retry_of: f.retryOf,
+  };
+}
+
+/** The partition (UTC week) of a row, per table (the schema's PARTITION BY, for splitting very wide inserts). */
+export const partitionOf = {
+  fetch_hourly: (r: HourlyRow) => weekOfDay(Math.floor(r.hour / 24)),
+  fetch_daily: (r: DailyRow) => weekOfDay(r.day),
+  fetch_detail: (r: DetailRow) => weekOfDay(Math.floor(r.time_ms / DAY_MS)),
+  fetch_retry: (r: RetryRow) => weekOfDay(Math.floor(r.time_ms / DAY_MS)),
+};

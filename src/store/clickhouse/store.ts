@@ -1,0 +1,157 @@
+import { randomInt } from "node:crypto";
+import type { ClickHouseClient } from "@clickhouse/client";
+import type { LoggedBatch } from "../../domain/logged-batch.js";
+import type { ReadStore } from "../../domain/read-store.js";
+import { connect } from "./connection.js";
+import { applySchema } from "./migrate.js";
+import { type Tables, totalDetail, totalFetches } from "./queries.js";
+import { ClickHouseReader } from "./reader.js";
+import { purge } from "./retention.js";
+import { partitionOf, type Rows, toRows } from "./rows.js";
+import { type SchemaOptions, tableName } from "./schema.js";
+import { list } from "./sql.js";
+
+export interface OpenOptions {
+  /** The cluster (remote_servers) to create the tables on, sharded by host; unset = one server. */
+  cluster?: string | undefined;
+  /** Replicated local tables (a cluster with ZooKeeper and {shard}/{replica} macros). */
+  replicated?: boolean | undefined;
+}
+
+// Current servers refuse an insert that spans more partitions than this (max_partitions_per_insert_block); 18.16
+// has no such limit nor the setting. Only a backfill of old records spreads a group over that many weeks.
+const MAX_PARTITIONS_PER_INSERT = 100;
+
+/**
+ * Cluster mode's store: writers hand it the log's batches (BatchStore), query nodes read through reads().
+ * Every figure is kept so that writing a batch again, in any group, changes nothing (see schema.ts).
+ */
+export class ClickHouseStore {
+  private readonly tables: Tables;
+
+  private constructor(
+    private readonly client: ClickHouseClient,
+    private readonly schema: SchemaOptions,
+  ) {
+    const name = (t: string) => tableName(schema, t);
+    this.tables = {
+      hourly: name("fetch_hourly"),
+      daily: name("fetch_daily"),
+      detail: name("fetch_detail"),
+      retry: name("fetch_retry"),
+      batch: name("fetch_batch"),
+      rewritten: name("fetch_rewritten"),
+      in: schema.cluster === undefined ? "IN" : "GLOBAL IN",
+    };
+  }
+
+  /** Connects and brings the schema up to date (whichever node comes first creates it). */
+  static async open(url: string, opts: OpenOptions = {}): Promise<ClickHouseStore> {
+    const { client, database } = connect(url);
+    const schema = { database, cluster: opts.cluster, replicated: opts.replicated };
+    try {
+      await applySchema(client, schema);
+    } catch (e) {
+      await client.close();
+      throw e;
+    }
+    return new ClickHouseStore(client, schema);
+  }
+
+  /**
+   * One insert per table for the whole group; resolves once the server has stored them all. The group's seqs go
+   * to the ledger first: a seq it then holds twice is flagged before its rows are written again, so that reads
+   * know to deduplicate it (whichever of two concurrent writers checks last sees both ledger rows).
+   */
+  async write(batches: readonly LoggedBatch[]): Promise<void> {
+    if (batches.length === 0) return;
+    const rows = toRows(batches);
+    const seqs = [...new Set(batches.map((b) => b.seq))];
+    const now = Date.now();
+    await this.insertRows(
+      "fetch_batch",
+      seqs.map((seq) => ({ seq, write_id: randomInt(2 ** 47), written_ms: now })),
+    );
+    const again: number[] = [];
+    for (let i = 0; i < seqs.length; i += 5000) {
+      const rs = await this.client.query({
+        query: `SELECT seq FROM ${this.tables.batch} WHERE seq IN (${list(seqs.slice(i, i + 5000))})
+          GROUP BY seq HAVING count() > 1`,
+        format: "JSONEachRow",
+      });
+      for (const r of await rs.json<{ seq: string | number }>()) again.push(Number(r.seq));
+    }
+    if (again.length > 0)
+      await this.insertRows(
+        "fetch_rewritten",
+        again.map((seq) => ({ seq, flagged_ms: now })),
+      );
+    await Promise.all((Object.keys(rows) as (keyof Rows)[]).map((table) => this.insert(table, rows[table])));
+  }
+
+  private async insert<K extends keyof Rows>(table: K, rows: Rows[K]): Promise<void> {
+    for (const chunk of byPartitions(rows, partitionOf[table] as (r: Rows[K][number]) => number)) {
+      await this.insertRows(table, chunk);
+    }
+  }
+
+  private async insertRows(table: string, values: readonly object[]): Promise<void> {
+    if (values.length === 0) return;
+    await this.client.insert({
+      table: tableName(this.schema, table),
+      values: values as object[],
+      format: "JSONEachRow",
+      // Through a Distributed table, answer only once every shard has the rows, not once they are queued.
+      clickhouse_settings: this.schema.cluster === undefined ? {} : { insert_distributed_sync: 1 },
+    });
+  }
+
+  /** A ReadStore for one query call (its host ids live as long as it does). */
+  reads(): ReadStore {
+    return new ClickHouseReader(this.client, this.tables);
+  }
+
+  /** Whether the server answers /ping; never throws (health checks ask it while ClickHouse is down). */
+  async ping(): Promise<boolean> {
+    try {
+      return (await this.client.ping()).success;
+    } catch {
+      return false;
+    }
+  }
+
+  /** Fetches counted and detail rows kept, each batch once however often it was written. */
+  async counts(): Promise<{ fetches: number; detail: number }> {
+    const reads = new ClickHouseReader(this.client, this.tables);
+    const [fetches, detail] = await Promise.all([reads.count(totalFetches), reads.count(totalDetail)]);
+    return { fetches, detail };
+  }
+
+  /** Drops the whole UTC days older than the retention period (0 keeps everything); counts the rows dropped. */
+  purge(nowMs: number, retentionDays: number): Promise<{ hourly: number; detail: number; requests: number }> {
+    return purge(this.client, this.schema, nowMs, retentionDays);
+  }
+
+  close(): Promise<void> {
+    return this.client.close();
+  }
+}
+
+/** The rows in one piece, or, when they span too many partitions for one insert, in pieces of whole weeks. */
+function byPartitions<T>(rows: readonly T[], partitionOf: (r: T) => number): T[][] {
+  if (rows.length === 0) return [];
+  const days = new Map<number, T[]>();
+  for (const r of rows) {
+    const d = partitionOf(r);
+    const list = days.get(d);
+    if (list === undefined) days.set(d, [r]);
+    else list.push(r);
+  }
+  if (days.size <= MAX_PARTITIONS_PER_INSERT) return [rows as T[]];
+  const out: T[][] = [];
+  const lists = [...days.values()];
+  for (let i = 0; i < lists.length; i += MAX_PARTITIONS_PER_INSERT) {
+    out.push(lists.slice(i, i + MAX_PARTITIONS_PER_INSERT).flat());
+  }
+  return out;
+}
