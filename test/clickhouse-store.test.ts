@@ -1,9 +1,10 @@
-import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createClient } from "@clickhouse/client";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
+import { startClickHouse, startClickHouseCluster, type TestClickHouse } from "../src/dev/clickhouse-server.js";
 import { diagnose } from "../src/domain/classify.js";
 import type { Window } from "../src/domain/diagnosis.js";
 import { Kind } from "../src/domain/diagnosis.js";
@@ -22,7 +23,6 @@ import { ClickHouseStore } from "../src/store/clickhouse/store.js";
 import { openDb } from "../src/store/sqlite/db.js";
 import { Reader } from "../src/store/sqlite/reader.js";
 import { Writer } from "../src/store/sqlite/writer.js";
-import { startClickHouse, startClickHouseCluster, type TestClickHouse } from "./support/clickhouse.js";
 import { loadScenarios } from "./support/scenarios.js";
 import { coalesced, JUNE, own, unreported } from "./support/traffic.js";
 

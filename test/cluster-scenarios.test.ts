@@ -22,7 +22,7 @@ test.after(async () => {
 scenarios.forEach((sc, i) => {
   test(`cluster mode, scenario ${sc.name}: the expected diagnoses, identical to SQLite's`, async () => {
     // One database and one log per scenario: the files reuse fetch ids, which the log remembers.
-    const nats = await (await import("./support/nats.js")).startNats();
+    const nats = await (await import("../src/dev/nats-server.js")).startNats();
     let node: ClusterNode | undefined;
     const lite = await startTestServer({ CRAWLDIAG_RETENTION_DAYS: "0", CRAWLDIAG_MAX_BATCH: "10000" });
     try {

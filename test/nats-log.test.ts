@@ -4,6 +4,7 @@ import { join } from "node:path";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { Workload } from "../bench/workload.js";
+import { startNats, type TestNats } from "../src/dev/nats-server.js";
 import { DomainError } from "../src/domain/errors.js";
 import { MISDIRECTED } from "../src/domain/fetch.js";
 import { type IngestResult, ingestGroup, type ReceivedBatch } from "../src/domain/ingest.js";
@@ -18,7 +19,6 @@ import { findEntry } from "../src/store/nats/request-entry.js";
 import { connectLog, type NatsLog, STREAM, SUBJECT } from "../src/store/nats/setup.js";
 import { openDb } from "../src/store/sqlite/db.js";
 import { Writer } from "../src/store/sqlite/writer.js";
-import { startNats, type TestNats } from "./support/nats.js";
 import { record, requestId } from "./support/records.js";
 import { tempDir } from "./support/server.js";
 

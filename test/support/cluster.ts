@@ -1,8 +1,8 @@
 import { credentials } from "@grpc/grpc-js";
+import { startClickHouse, type TestClickHouse } from "../../src/dev/clickhouse-server.js";
+import { startNats, type TestNats } from "../../src/dev/nats-server.js";
 import { StatusServiceClient } from "../../src/gen/webmasterid/crawldiag/v1/status.js";
-import { startClickHouse, type TestClickHouse } from "./clickhouse.js";
 import { call } from "./client.js";
-import { startNats, type TestNats } from "./nats.js";
 import { startTestServer, type TestServer } from "./server.js";
 
 export interface TestCluster {

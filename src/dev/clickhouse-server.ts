@@ -1,3 +1,4 @@
+// Local servers on loopback for `npm run dev:cluster`, the tests and the benchmark; never used in production.
 import { type ChildProcess, spawn } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { connect, createServer } from "node:net";

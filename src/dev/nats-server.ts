@@ -1,3 +1,4 @@
+// Local servers on loopback for `npm run dev:cluster`, the tests and the benchmark; never used in production.
 import { type ChildProcess, spawn } from "node:child_process";
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
