@@ -130,6 +130,36 @@ test("with ClickHouse stopped, batches are still acknowledged; started again, th
   }
 });
 
+test("with NATS down, IngestService is NOT_SERVING and refuses with UNAVAILABLE; back up, it serves again", async () => {
+  const node = await cluster.node(database());
+  try {
+    cluster.nats.kill();
+    await until("the node reports IngestService NOT_SERVING", async () => {
+      return (await healthCheck(node.ingest, INGEST)) === "NOT_SERVING";
+    });
+    const refused = await callError(node.ingest.recordFetches, node.ingest, {
+      requestId: requestId("nonats"),
+      records: batchOf("nonats.example.com", 5),
+    });
+    assert.is(refused.code, status.UNAVAILABLE);
+    assert.match(refused.details, /retry/);
+    await cluster.nats.start();
+    await until("IngestService is SERVING again", async () => {
+      return (await healthCheck(node.ingest, INGEST)) === "SERVING";
+    });
+    const id = requestId("nonats");
+    const records = batchOf("nonats.example.com", 5);
+    await until("a batch is acknowledged again", async () => {
+      const res = await call(node.ingest.recordFetches, node.ingest, { requestId: id, records });
+      return res.acceptedCount === 5;
+    });
+    await node.drained();
+    assert.is(await fetchCount(node, "nonats.example.com"), 5);
+  } finally {
+    await node.close();
+  }
+});
+
 test("a full log answers UNAVAILABLE with a RetryInfo delay and stores nothing of the refused batch", async () => {
   const db = database();
   // A writer-less node: nothing drains, so the 1 MiB log fills up.
