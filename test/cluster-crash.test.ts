@@ -1,5 +1,6 @@
 import { test } from "uvu";
 import * as assert from "uvu/assert";
+import { ClickHouseStore } from "../src/store/clickhouse/store.js";
 import { call, connect } from "./support/client.js";
 import { startCluster, type TestCluster } from "./support/cluster.js";
 import { type Batch, driveLoad, size, storedCount } from "./support/load.js";
@@ -105,6 +106,16 @@ test("SIGKILLed writers, ingest nodes and ClickHouse lose no acknowledged batch 
         assert.is(diagnosis?.misdirectedCount, Math.ceil(size(b) / 4), `${b.request.requestId}: 421s kept once`);
       }
       const total = all.reduce((s, b) => s + size(b), 0);
+      const store = await ClickHouseStore.open(`${cluster.clickhouse.url}/${DATABASE}`);
+      try {
+        assert.equal(
+          await store.counts(),
+          { fetches: total, detail: all.reduce((s, b) => s + Math.ceil(size(b) / 4), 0) },
+          "the store's totals are exactly the sum of all batches",
+        );
+      } finally {
+        await store.close();
+      }
       const acked = all.filter((b) => b.acked).length;
       process.stdout.write(
         `  cluster crash: ${kills.writer} writer, ${kills.clickhouse} ClickHouse and ${kills.ingest} ingest-node ` +
