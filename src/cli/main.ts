@@ -1,10 +1,11 @@
 #!/usr/bin/env node
 import type { ServiceError } from "@grpc/grpc-js";
 import { status } from "@grpc/grpc-js";
-import { Command, InvalidArgumentError } from "commander";
+import { Command, InvalidArgumentError, Option } from "commander";
 import { serve } from "../serve.js";
 import { alerts } from "./alerts.js";
 import { address, addTlsOptions, token } from "./connection.js";
+import { copyStore } from "./copy-store.js";
 import { host } from "./host.js";
 import { importFile } from "./import.js";
 import { probeCommand } from "./probe-command.js";
@@ -84,6 +85,35 @@ program
   .option("--crawler <id>", "crawler id for records without one")
   .action(async (file: string, flags) => {
     process.exitCode = await importFile(file, flags, io);
+  });
+
+program
+  .command("copy-store")
+  .description(
+    "copy the SQLite store's data into a cluster's ClickHouse; resumable, never counted twice, counts checked " +
+      "at the end (stop the service first: the file is read as it is, and days it changes later are copied again)",
+  )
+  .addOption(
+    new Option("--to <url>", "ClickHouse: http[s]://[user[:password]@]host:port/database")
+      .env("CRAWLDIAG_CLICKHOUSE_URL")
+      .makeOptionMandatory(),
+  )
+  .addOption(
+    new Option("--db <path>", "the SQLite file, opened read-only").env("CRAWLDIAG_DB").default("data/crawldiag.db"),
+  )
+  .addOption(
+    new Option("--cluster <name>", "a sharded ClickHouse: the cluster of its remote_servers").env(
+      "CRAWLDIAG_CLICKHOUSE_CLUSTER",
+    ),
+  )
+  .option("--replicated", "replicated tables (with --cluster), as CRAWLDIAG_CLICKHOUSE_REPLICATED=1")
+  .addOption(new Option("--piece-rows <n>").argParser(whole(1)).default(50_000).hideHelp())
+  .addHelpText(
+    "after",
+    "\nA password on the command line shows in `ps`: prefer CRAWLDIAG_CLICKHOUSE_URL. It is never printed.",
+  )
+  .action(async (flags) => {
+    process.exitCode = await copyStore(flags, io);
   });
 
 program

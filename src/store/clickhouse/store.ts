@@ -3,6 +3,7 @@ import type { ClickHouseClient } from "@clickhouse/client";
 import type { LoggedBatch } from "../../domain/logged-batch.js";
 import type { ReadStore } from "../../domain/read-store.js";
 import { connect } from "./connection.js";
+import { CopyTarget } from "./copy.js";
 import { applySchema } from "./migrate.js";
 import { type Tables, totalDetail, totalFetches } from "./queries.js";
 import { ClickHouseReader } from "./reader.js";
@@ -66,7 +67,16 @@ export class ClickHouseStore {
   async write(batches: readonly LoggedBatch[]): Promise<void> {
     if (batches.length === 0) return;
     const rows = toRows(batches);
-    const seqs = [...new Set(batches.map((b) => b.seq))];
+    await this.recordSeqs([...new Set(batches.map((b) => b.seq))]);
+    await this.insertAll(rows);
+  }
+
+  /**
+   * The ledger half of write(), for writers of rows built elsewhere (copy-store): must come before any row of
+   * these seqs is inserted, on every attempt, so that a seq whose rows may be there twice is always flagged.
+   */
+  async recordSeqs(seqs: readonly number[]): Promise<void> {
+    if (seqs.length === 0) return;
     const now = Date.now();
     await this.insertRows(
       "fetch_batch",
@@ -86,6 +96,10 @@ export class ClickHouseStore {
         "fetch_rewritten",
         again.map((seq) => ({ seq, flagged_ms: now })),
       );
+  }
+
+  /** The rows half of write(): their seqs must have gone through recordSeqs() first. */
+  async insertAll(rows: Rows): Promise<void> {
     await Promise.all((Object.keys(rows) as (keyof Rows)[]).map((table) => this.insert(table, rows[table])));
   }
 
@@ -109,6 +123,11 @@ export class ClickHouseStore {
   /** A ReadStore for one query call (its host ids live as long as it does). */
   reads(): ReadStore {
     return new ClickHouseReader(this.client, this.tables);
+  }
+
+  /** What copy-store reads and keeps beside the rows it writes through recordSeqs() and insertAll(). */
+  copyTarget(): CopyTarget {
+    return new CopyTarget(this.client, this.schema, this.tables);
   }
 
   /** Whether the server answers /ping; never throws (health checks ask it while ClickHouse is down). */
