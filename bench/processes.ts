@@ -65,8 +65,8 @@ export function startProcess(
       resolve({
         port: Number(m[1]),
         child,
-        peakRssMb: () => status(pid, "VmHWM"),
-        rssMb: () => status(pid, "VmRSS"),
+        peakRssMb: () => statusMb(pid, "VmHWM"),
+        rssMb: () => statusMb(pid, "VmRSS"),
         stop: () => {
           child.kill("SIGTERM");
           return exited;
@@ -105,7 +105,29 @@ export function serverScript(fromSource: boolean, log: (line: string) => void): 
   return "dist/main.js";
 }
 
-function status(pid: number, key: string): number {
-  const m = new RegExp(`^${key}:\\s+(\\d+) kB`, "m").exec(readFileSync(`/proc/${pid}/status`, "utf8"));
+/** A memory figure of /proc/<pid>/status in MiB; NaN once the process is gone. */
+export function statusMb(pid: number, key: string): number {
+  let text: string;
+  try {
+    text = readFileSync(`/proc/${pid}/status`, "utf8");
+  } catch {
+    return Number.NaN;
+  }
+  const m = new RegExp(`^${key}:\\s+(\\d+) kB`, "m").exec(text);
   return m === null ? Number.NaN : Number(m[1]) / 1024;
 }
+
+/** CPU time (user + system) a process has used so far, in ms; NaN once it is gone. */
+export function cpuMs(pid: number): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    // Fields after "(comm)": state is the 3rd field of the line, utime and stime the 14th and 15th.
+    const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    return ((Number(f[11]) + Number(f[12])) * 1000) / CLOCK_TICKS;
+  } catch {
+    return Number.NaN;
+  }
+}
+
+// USER_HZ: 100 on every Linux this runs on (getconf CLK_TCK); Node has no call for it.
+const CLOCK_TICKS = 100;

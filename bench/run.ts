@@ -1,15 +1,18 @@
 /**
- * `npm run bench [-- --quick] [-- --inflight 8] [-- --profile]`: the real server in a child process on a temp
- * database, driven from this process; see bench/README.md for what each figure means.
+ * `npm run bench [-- --quick] [-- --inflight 8] [-- --profile] [-- --cluster [--split]]`: the real server in a child
+ * process on a temp database (or, with --cluster, crawldiag nodes on local ClickHouse and NATS servers), driven
+ * from this process; see bench/README.md for what each figure means.
  */
 import { fork } from "node:child_process";
-import { mkdtempSync, rmSync, statSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { TimeWindow } from "../src/gen/webmasterid/crawldiag/v1/diagnosis.js";
 import { IngestPump, percentile, Queries } from "./client.js";
-import { ROOT, type ServerProcess, serverScript, startProcess } from "./processes.js";
+import { startClusterService } from "./cluster.js";
+import { ROOT, serverScript, startProcess } from "./processes.js";
 import type { QueryPlan } from "./query-loop.js";
+import { type Service, startSqliteService } from "./service.js";
 import { type Batch, DAY_MS, manyHosts, Workload } from "./workload.js";
 
 const argv = process.argv.slice(2);
@@ -18,8 +21,10 @@ const option = (name: string, fallback: number) => {
   const i = argv.indexOf(`--${name}`);
   return i < 0 ? fallback : Number(argv[i + 1]);
 };
-const mode = flag("quick") ? "quick" : "full";
-const quick = mode === "quick";
+const quick = flag("quick");
+const cluster = flag("cluster");
+const topology = flag("split") ? "split" : "one";
+const mode = cluster ? "cluster" : quick ? "quick" : "full";
 const TOTAL = option("records", quick ? 1_000_000 : 10_000_000);
 const TRANSPORT = Math.min(TOTAL, quick ? 300_000 : 1_000_000);
 const MIXED = quick ? 200_000 : 1_000_000;
@@ -94,7 +99,7 @@ async function transportOnly(batches: Batch[]): Promise<{ rps: number; rtt: numb
 
 const dir = mkdtempSync(join(tmpdir(), "crawldiag-bench-"));
 const serverArgs = flag("profile") ? ["--cpu-prof", `--cpu-prof-dir=${join(ROOT, "bench/results")}`] : [];
-let server: ServerProcess | undefined;
+let server: Service | undefined;
 try {
   const script = serverScript(flag("tsx"), log);
   // 1. Transport ceiling, with the first records of the stream (then sent again to the real server). Measured
@@ -103,19 +108,37 @@ try {
   const transportRuns = [await transportOnly(head)];
 
   // 2. The real service: a tenth of the load, queries, the rest, queries.
-  server = await startProcess(script, { CRAWLDIAG_DB: join(dir, "crawldiag.db") }, serverArgs);
-  const pump = new IngestPump(server.port);
-  const queries = new Queries(server.port);
-  let loaded = { records: 0, accepted: 0, rejected: 0, ms: 0 };
+  server = cluster
+    ? await startClusterService(script, topology, serverArgs, {})
+    : await startSqliteService(script, dir, serverArgs);
+  const svc = server;
+  const pump = new IngestPump(svc.port);
+  const queries = new Queries(svc.port);
+  // ms: acknowledged (the pump's own time); drainMs: from each chunk's first batch until all of it is stored,
+  // which for SQLite is the same thing. Chunks are generated while the service is idle, outside both.
+  let loaded = { records: 0, accepted: 0, rejected: 0, ms: 0, drainMs: 0 };
+  // CPU ms per process over the same spans, to tell where a record's cost goes.
+  const cpu: Record<string, number> = {};
+  const cpuNow = (): Record<string, number> => {
+    const own = process.cpuUsage();
+    return { client: (own.user + own.system) / 1000, ...svc.cpuMs() };
+  };
   const load = async (batches: Batch[]) => {
+    const started = performance.now();
+    const cpuBefore = cpuNow();
     const r = await pump.pump(batches, IN_FLIGHT);
+    await svc.settle();
+    const drainMs = performance.now() - started;
+    for (const [k, v] of Object.entries(cpuNow())) cpu[k] = (cpu[k] ?? 0) + v - (cpuBefore[k] ?? 0);
     loaded = {
       records: loaded.records + r.records,
       accepted: loaded.accepted + r.accepted,
       rejected: loaded.rejected + r.rejected,
       ms: loaded.ms + r.ms,
+      drainMs: loaded.drainMs + drainMs,
     };
-    log(`loaded ${loaded.records} records (${(r.records / (r.ms / 1000)).toFixed(0)}/s)`);
+    const stored = cluster ? `, stored ${(r.records / (drainMs / 1000)).toFixed(0)}/s` : "";
+    log(`loaded ${loaded.records} records (${(r.records / (r.ms / 1000)).toFixed(0)}/s${stored})`);
   };
   const tenth = TOTAL / 10;
   let cut = 0;
@@ -123,10 +146,12 @@ try {
   pending = [...head.slice(cut), ...pending];
   await load(head.slice(0, cut));
   if (loaded.records < tenth) await load(take(tenth - loaded.records));
-  const tenthGets = await reporter(server.port, tenthHosts, tenthEnd, QUERIES).latencies();
+  const tenthGets = await reporter(svc.port, tenthHosts, tenthEnd, QUERIES).latencies();
   while (loaded.records < TOTAL) await load(take(Math.min(CHUNK, TOTAL - loaded.records)));
-  log(`server RSS after loading: ${server.rssMb().toFixed(0)} MB (peak ${server.peakRssMb().toFixed(0)})`);
-  const fullGets = await reporter(server.port, fullHosts, endMs, QUERIES).latencies();
+  const perRecord = Object.entries(cpu).map(([k, ms]) => `${k} ${((ms * 1000) / loaded.records).toFixed(2)}`);
+  log(`CPU µs per record, first batch sent to stored: ${perRecord.join(", ")}`);
+  log(`server RSS after loading: ${svc.rssMb().toFixed(0)} MB (peak ${svc.peakRssMb().toFixed(0)})`);
+  const fullGets = await reporter(svc.port, fullHosts, endMs, QUERIES).latencies();
   /** LISTS first pages of 1000: the first one alone (cold), and all of them. */
   const listPages = async (window: TimeWindow | undefined) => {
     const ms: number[] = [];
@@ -141,35 +166,32 @@ try {
   const lists = await listPages(undefined);
   const lists2d = await listPages(windowOf(endMs));
 
-  log(`server RSS after queries: ${server.rssMb().toFixed(0)} MB (peak ${server.peakRssMb().toFixed(0)})`);
+  log(`server RSS after queries: ${svc.rssMb().toFixed(0)} MB (peak ${svc.peakRssMb().toFixed(0)})`);
   // 3. Queries while ingest runs: more traffic in the last window, from a second stream, and a reporting job
   // in a process of its own.
   const more = new Workload(MIXED, endMs - WINDOW_MS, WINDOW_MS, BATCH, `m${run}`, 7).next(MIXED);
-  const job = reporter(server.port, fullHosts, endMs);
+  const job = reporter(svc.port, fullHosts, endMs);
   await job.ready;
   const mixedLatencies = job.latencies();
   const mixed = await pump.pump(more, IN_FLIGHT);
   job.stop();
   const mixedGets = await mixedLatencies;
+  await svc.settle();
   // Size and memory of the workload proper, before the point below adds a million single-fetch hosts.
   const stored = loaded.accepted + mixed.accepted;
-  const size = (f: string) => {
-    try {
-      return statSync(join(dir, f)).size;
-    } catch {
-      return 0;
-    }
-  };
-  const bytes = size("crawldiag.db") + size("crawldiag.db-wal");
-  const rssMb = server.peakRssMb();
+  const disk = await svc.storedBytes();
+  const bytes = disk.store + disk.log;
+  const rssMb = svc.peakRssMb();
   // 4. About a million more hosts, none with a 421, then the same page again.
   const many = await pump.pump(manyHosts(MANY_HOSTS, endMs, `h${run}`, BATCH), IN_FLIGHT);
+  await svc.settle();
   log(`loaded ${many.records} records of as many hosts`);
   const listsMany = await listPages(undefined);
-  const rssManyMb = server.peakRssMb();
+  const rssManyMb = svc.peakRssMb();
+  const serversRss = svc.serversRssMb();
   pump.close();
   queries.close();
-  await server.stop();
+  await svc.stop();
   server = undefined;
   const rejected = loaded.rejected + mixed.rejected + many.rejected;
   if (rejected > 0) log(`warning: ${rejected} records rejected`);
@@ -180,11 +202,14 @@ try {
 
   const round = (x: number, digits = 3) => Number(x.toFixed(digits));
   const ingestRps = loaded.records / (loaded.ms / 1000);
+  const drainRps = loaded.records / (loaded.drainMs / 1000);
   const result = {
     mode,
+    ...(cluster ? { topology } : {}),
     records: stored,
     transport_rps: Math.round(transportRps),
     ingest_rps: Math.round(ingestRps),
+    ...(cluster ? { drain_rps: Math.round(drainRps) } : {}),
     ingest_ratio: round(ingestRps / transportRps),
     get_p50_ms: round(percentile(fullGets, 50)),
     get_p99_ms: round(percentile(fullGets, 99)),
@@ -198,14 +223,23 @@ try {
     mixed_ingest_rps: Math.round(mixed.records / (mixed.ms / 1000)),
     rss_mb: round(rssMb, 1),
     rss_1m_hosts_mb: round(rssManyMb, 1),
+    ...Object.fromEntries(Object.entries(serversRss).map(([name, mb]) => [rssKey(name), round(mb, 1)])),
     bytes_per_record: round(bytes / stored, 2),
   };
+  const stores = cluster
+    ? `ClickHouse parts ${(disk.store / 2 ** 20).toFixed(1)} MiB + JetStream ${(disk.log / 2 ** 20).toFixed(1)} MiB`
+    : `(db + WAL) ${(bytes / 2 ** 20).toFixed(1)} MiB`;
   const notes: Record<string, string> = {
-    mode: `server: node ${script}, CRAWLDIAG_SYNC=FULL`,
+    mode: cluster
+      ? `nodes: node ${script}, ${topology === "one" ? "one with every role" : "ingest,query + writer"}; ClickHouse, NATS`
+      : `server: node ${script}, CRAWLDIAG_SYNC=FULL`,
     transport_rps: `records/s, decode + acknowledge only, ${IN_FLIGHT} calls in flight; best of ${transportRuns
       .map((r) => r.rps.toFixed(0))
       .join(" and ")}`,
-    ingest_rps: `records/s into SQLite (${loaded.records} records, batches of ${BATCH})`,
+    ingest_rps: cluster
+      ? `records/s acknowledged (in the log) (${loaded.records} records, batches of ${BATCH})`
+      : `records/s into SQLite (${loaded.records} records, batches of ${BATCH})`,
+    drain_rps: "records/s stored in ClickHouse: per chunk, first batch sent to backlog 0 (see README)",
     get_p50_ms: `GetHostDiagnosis, ${fullHosts.size} hosts with 421s, 2-day window`,
     get_p99_ms: `(an empty call's round trip: p50 ${percentile(rtt, 50).toFixed(3)}, p99 ${percentile(rtt, 99).toFixed(3)} ms)`,
     get_growth: `p50 at ${stored} records / p50 at ${tenth} (${percentile(tenthGets, 50).toFixed(3)} ms)`,
@@ -215,9 +249,11 @@ try {
     list_cold_ms: "the first of the default-window calls",
     empty_call_p99_ms: "an RPC that does nothing (transport-only server), same run",
     mixed_get_p99_ms: `${mixedGets.length} GetHostDiagnosis calls during ingest of ${MIXED} records`,
-    rss_mb: "server peak RSS (VmHWM), before the million-host point",
+    rss_mb: `${cluster ? "crawldiag nodes'" : "server"} peak RSS (VmHWM), before the million-host point`,
+    clickhouse_rss_mb: "ClickHouse peak RSS, whole run",
+    nats_rss_mb: "nats-server peak RSS, whole run",
     rss_1m_hosts_mb: `the same after ${MANY_HOSTS} more hosts`,
-    bytes_per_record: `(db + WAL) ${(bytes / 2 ** 20).toFixed(1)} MiB / records stored`,
+    bytes_per_record: `${stores} / records stored`,
   };
   for (const [k, v] of Object.entries(result)) {
     process.stdout.write(`${k.padEnd(18)} ${String(v).padStart(12)}  ${notes[k] ?? ""}\n`);
@@ -226,4 +262,9 @@ try {
 } finally {
   await server?.stop();
   rmSync(dir, { recursive: true, force: true });
+}
+
+/** "clickhouse-server" → "clickhouse_rss_mb". */
+function rssKey(program: string): string {
+  return `${program.replace(/-server$/, "")}_rss_mb`;
 }
