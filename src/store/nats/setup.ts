@@ -69,6 +69,8 @@ export async function connectLog(servers: string[], opts: LogOptions): Promise<N
     timeout: REQUEST_TIMEOUT_MS,
     // A node outlives NATS restarts: it keeps reconnecting while calls fail fast with UNAVAILABLE.
     maxReconnectAttempts: -1,
+    // Stack traces for every request cost about 4% of an ingest node's CPU (profiled); errors still say what failed.
+    noAsyncTraces: true,
     reconnectTimeWait: 500,
   });
   try {
