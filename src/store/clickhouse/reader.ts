@@ -62,6 +62,8 @@ export class ClickHouseReader implements ReadStore {
   }
 
   async findHost(name: string): Promise<number | undefined> {
+    // The call's next reads need the context: asked for now, it arrives with this answer, not one round trip later.
+    this.context().catch(() => undefined);
     const rows = await this.select<{ found: number }>(q.hostExists(this.t, name));
     return rows.length === 0 ? undefined : this.idOf(name);
   }
