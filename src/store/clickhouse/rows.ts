@@ -1,5 +1,6 @@
+import { addFetches, type DailyFigures, noFigures } from "../../domain/daily-figures.js";
 import type { Fetch } from "../../domain/fetch.js";
-import { keepsDetail, MISDIRECTED, REFUSAL_STATUSES } from "../../domain/fetch.js";
+import { keepsDetail } from "../../domain/fetch.js";
 import { ConnKind } from "../../domain/fetch-kind.js";
 import type { LoggedBatch } from "../../domain/logged-batch.js";
 import { DAY_MS, HOUR_MS } from "../../domain/window.js";
@@ -27,6 +28,13 @@ export interface DailyRow {
   own_misdirected: number;
   own_refused: number;
   own_last_answered: number | null;
+}
+
+/** A batch's figures of one host, day and address, before they become a row. */
+interface DailyCount extends DailyFigures {
+  day: number;
+  host: string;
+  address: string;
 }
 
 export interface DetailRow {
@@ -74,11 +82,11 @@ export function toRows(batches: readonly LoggedBatch[]): Rows {
   for (const b of batches) {
     if (!Number.isSafeInteger(b.seq) || b.seq < 0) throw new TypeError(`batch seq is not a safe integer: ${b.seq}`);
     const hourly = new Map<string, HourlyRow>();
-    const daily = new Map<string, DailyRow>();
+    const daily = new Map<string, DailyCount>();
     for (const f of b.fetches) {
       const hour = Math.floor(f.timeMs / HOUR_MS);
       countHourly(hourly, b.seq, hour, f);
-      countDaily(daily, b.seq, hour, f);
+      countDaily(daily, hour, f);
       if (!keepsDetail(f)) continue;
       rows.fetch_detail.push(detailRow(f));
       if (f.retryOf !== "") {
@@ -92,7 +100,7 @@ export function toRows(batches: readonly LoggedBatch[]): Rows {
       }
     }
     for (const r of hourly.values()) rows.fetch_hourly.push(r);
-    for (const r of daily.values()) rows.fetch_daily.push(r);
+    for (const d of daily.values()) rows.fetch_daily.push(dailyRow(b.seq, d));
   }
   return rows;
 }
@@ -115,34 +123,29 @@ function countHourly(rows: Map<string, HourlyRow>, seq: number, hour: number, f:
   }
 }
 
-/** As SQLite's DailyDeltas.add: the same figures, so that both stores give the same facts. */
-function countDaily(rows: Map<string, DailyRow>, seq: number, hour: number, f: Fetch): void {
+function countDaily(days: Map<string, DailyCount>, hour: number, f: Fetch): void {
   const day = Math.floor(hour / 24);
   const key = `${day} ${f.host} ${f.address}`;
-  let r = rows.get(key);
-  if (r === undefined) {
-    r = {
-      day,
-      host: f.host,
-      address: f.address,
-      seq,
-      fetches: 0,
-      answered: 0,
-      own_fetches: 0,
-      own_misdirected: 0,
-      own_refused: 0,
-      own_last_answered: null,
-    };
-    rows.set(key, r);
+  let d = days.get(key);
+  if (d === undefined) {
+    d = { day, host: f.host, address: f.address, ...noFigures() };
+    days.set(key, d);
   }
-  r.fetches++;
-  if (f.status !== MISDIRECTED) r.answered++;
-  if (f.kind !== ConnKind.OWN) return;
-  r.own_fetches++;
-  if (f.status === MISDIRECTED) r.own_misdirected++;
-  else r.own_last_answered = Math.max(r.own_last_answered ?? hour, hour);
-  if (REFUSAL_STATUSES.has(f.status)) r.own_refused++;
+  addFetches(d, hour, f.kind === ConnKind.OWN, f.status, 1);
 }
+
+const dailyRow = (seq: number, d: DailyCount): DailyRow => ({
+  day: d.day,
+  host: d.host,
+  address: d.address,
+  seq,
+  fetches: d.fetches,
+  answered: d.answered,
+  own_fetches: d.ownFetches,
+  own_misdirected: d.ownMisdirected,
+  own_refused: d.ownRefused,
+  own_last_answered: d.ownLastAnswered,
+});
 
 function detailRow(f: Fetch): DetailRow {
   return {

@@ -1,17 +1,11 @@
-import { MISDIRECTED, REFUSAL_STATUSES } from "../../domain/fetch.js";
+import { addFetches, type DailyFigures, noFigures } from "../../domain/daily-figures.js";
 import type { Db } from "./db.js";
 
 /** One fetch_daily row's key and what to add to it. */
-interface DailyDelta {
+interface DailyDelta extends DailyFigures {
   day: number;
   hostId: number;
   addressId: number;
-  fetches: number;
-  answered: number;
-  ownFetches: number;
-  ownMisdirected: number;
-  ownRefused: number;
-  ownLastAnswered: number | null;
 }
 
 const ID_SPAN = 2 ** 32;
@@ -45,26 +39,10 @@ export class DailyDeltas {
     }
     let d = inner.get(addressId);
     if (d === undefined) {
-      d = {
-        day,
-        hostId,
-        addressId,
-        fetches: 0,
-        answered: 0,
-        ownFetches: 0,
-        ownMisdirected: 0,
-        ownRefused: 0,
-        ownLastAnswered: null,
-      };
+      d = { day, hostId, addressId, ...noFigures() };
       inner.set(addressId, d);
     }
-    d.fetches += count;
-    if (status !== MISDIRECTED) d.answered += count;
-    if (!own) return;
-    d.ownFetches += count;
-    if (status === MISDIRECTED) d.ownMisdirected += count;
-    else d.ownLastAnswered = Math.max(d.ownLastAnswered ?? hour, hour);
-    if (REFUSAL_STATUSES.has(status)) d.ownRefused += count;
+    addFetches(d, hour, own, status, count);
   }
 
   /** Adds every increment to fetch_daily, in key order so that consecutive upserts share pages. */
