@@ -1,9 +1,10 @@
 // Local servers on loopback for `npm run dev:cluster`, the tests and the benchmark; never used in production.
 import { type ChildProcess, spawn } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { connect, createServer } from "node:net";
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { freePorts, scratch, tracked, watchdog } from "./local.js";
+import { startZooKeeper } from "./zookeeper-server.js";
 
 /** A ClickHouse server of the tests' own: loopback, free ports, data in a temp folder. */
 export interface TestClickHouse {
@@ -25,25 +26,6 @@ export interface TestClickHouse {
 const BINARIES = ["/usr/bin/clickhouse-server", "/usr/sbin/clickhouse-server"];
 const READY_MS = 20_000;
 const STOP_MS = 5_000;
-const live = new Set<ChildProcess>();
-const folders = new Set<string>();
-
-// A test process that ends (or fails) must not leave servers behind; a SIGKILLed one is covered by the watchdog.
-process.on("exit", () => {
-  for (const p of live) p.kill("SIGKILL");
-  for (const f of folders) rmSync(f, { recursive: true, force: true });
-});
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once("error", reject);
-    s.listen(0, "127.0.0.1", () => {
-      const address = s.address();
-      s.close(() => (typeof address === "object" && address !== null ? resolve(address.port) : reject(new Error())));
-    });
-  });
-}
 
 interface Ports {
   http: number;
@@ -51,11 +33,10 @@ interface Ports {
   interserver: number;
 }
 
-const freePorts = async (): Promise<Ports> => ({
-  http: await freePort(),
-  tcp: await freePort(),
-  interserver: await freePort(),
-});
+async function portsOf(): Promise<Ports> {
+  const [http = 0, tcp = 0, interserver = 0] = await freePorts(3);
+  return { http, tcp, interserver };
+}
 
 function config(dir: string, ports: Ports, extra: string): string {
   return `<?xml version="1.0"?>
@@ -106,8 +87,8 @@ export async function startClickHouse(opts: { ports?: Ports; extra?: string } = 
     throw new Error("clickhouse-server not found (Debian package clickhouse-server 18.16; .ci/run installs it)");
   }
   const dir = mkdtempSync(join(tmpdir(), "crawldiag-clickhouse-"));
-  folders.add(dir);
-  const ports = opts.ports ?? (await freePorts());
+  scratch.add(dir);
+  const ports = opts.ports ?? (await portsOf());
   writeFileSync(join(dir, "config.xml"), config(dir, ports, opts.extra ?? ""));
   writeFileSync(join(dir, "users.xml"), USERS);
   const url = `http://127.0.0.1:${ports.http}`;
@@ -124,10 +105,10 @@ export async function startClickHouse(opts: { ports?: Ports; extra?: string } = 
       stderr = (stderr + b.toString()).slice(-4000);
     });
     proc = p;
-    live.add(p);
+    tracked.add(p);
     exited = new Promise((resolve) =>
       p.once("exit", () => {
-        live.delete(p);
+        tracked.forget(p);
         if (proc === p) proc = undefined;
         resolve();
       }),
@@ -162,8 +143,7 @@ export async function startClickHouse(opts: { ports?: Ports; extra?: string } = 
       // The data goes anyway: no need to wait for a clean shutdown (about 2.5 s for 18.16).
       proc?.kill("SIGKILL");
       await stop();
-      rmSync(dir, { recursive: true, force: true });
-      folders.delete(dir);
+      scratch.remove(dir);
     },
   };
 }
@@ -182,16 +162,6 @@ async function ready(url: string, p: ChildProcess): Promise<void> {
     await new Promise((r) => setTimeout(r, 20));
   }
   throw new Error(`no answer to /ping in ${READY_MS} ms`);
-}
-
-/**
- * A detached shell that SIGKILLs the server and removes its folder if this process dies without its exit
- * handler (a signal, SIGKILL, OOM).
- */
-export function watchdog(p: ChildProcess, dir: string): void {
-  const script = `while kill -0 ${process.pid} && kill -0 ${p.pid}; do sleep 1; done 2>/dev/null
-    kill -0 ${process.pid} 2>/dev/null || { kill -9 ${p.pid}; sleep 1; rm -rf '${dir}'; } 2>/dev/null`;
-  spawn("sh", ["-c", script], { detached: true, stdio: "ignore" }).unref();
 }
 
 function logTail(dir: string): string {
@@ -214,7 +184,7 @@ export async function startClickHouseCluster(shards = 2): Promise<TestCluster> {
   const zk = await startZooKeeper();
   const name = "crawldiag_test";
   const ports: Ports[] = [];
-  for (let i = 0; i < shards; i++) ports.push(await freePorts());
+  for (let i = 0; i < shards; i++) ports.push(await portsOf());
   const replicas = ports.map((p) => `<shard><replica><host>127.0.0.1</host><port>${p.tcp}</port></replica></shard>`);
   const nodes: TestClickHouse[] = [];
   try {
@@ -254,65 +224,4 @@ async function ddlReady(url: string): Promise<void> {
     await new Promise((r) => setTimeout(r, 50));
   }
   throw new Error(`ClickHouse at ${url}: no distributed DDL queue in ZooKeeper after ${READY_MS} ms`);
-}
-
-const ZOOKEEPER_CLASSPATH = "/etc/zookeeper/conf:/usr/share/java/zookeeper.jar";
-
-/** A standalone ZooKeeper (Debian package zookeeper) on a free port, data in a temp folder. */
-async function startZooKeeper(): Promise<{ port: number; close(): Promise<void> }> {
-  if (!existsSync("/usr/share/java/zookeeper.jar")) {
-    throw new Error("ZooKeeper not found: apt-get install zookeeper (the cluster test needs it)");
-  }
-  const dir = mkdtempSync(join(tmpdir(), "crawldiag-zookeeper-"));
-  folders.add(dir);
-  const port = await freePort();
-  const p = spawn(
-    "java",
-    [
-      "-Dzookeeper.admin.enableServer=false",
-      "-cp",
-      ZOOKEEPER_CLASSPATH,
-      "org.apache.zookeeper.server.ZooKeeperServerMain",
-      String(port),
-      dir,
-    ],
-    { stdio: "ignore" },
-  );
-  live.add(p);
-  const exited = new Promise<void>((resolve) => p.once("exit", () => resolve()));
-  watchdog(p, dir);
-  const deadline = Date.now() + READY_MS;
-  for (;;) {
-    if (await serves(port)) break;
-    if (Date.now() > deadline || p.exitCode !== null) {
-      p.kill("SIGKILL");
-      throw new Error("ZooKeeper did not start");
-    }
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  return {
-    port,
-    close: async () => {
-      p.kill("SIGKILL");
-      await exited;
-      live.delete(p);
-      rmSync(dir, { recursive: true, force: true });
-      folders.delete(dir);
-    },
-  };
-}
-
-/** Whether ZooKeeper answers "srvr" (a listening port is not enough: ClickHouse's handshake then fails). */
-function serves(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    let answer = "";
-    const s = connect(port, "127.0.0.1", () => s.end("srvr"));
-    s.on("data", (b: Buffer) => {
-      answer += b.toString();
-    });
-    s.once("close", () => resolve(answer.includes("Zookeeper version")));
-    s.once("error", () => resolve(false));
-    // A server still starting may take the connection and say nothing.
-    s.setTimeout(1000, () => s.destroy());
-  });
 }

@@ -1,10 +1,10 @@
 // Local servers on loopback for `npm run dev:cluster`, the tests and the benchmark; never used in production.
 import { type ChildProcess, spawn } from "node:child_process";
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { createServer } from "node:net";
+import { existsSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { connect } from "nats";
+import { freePorts, scratch, tracked } from "./local.js";
 
 const NATS_SERVER = "/usr/sbin/nats-server";
 
@@ -19,34 +19,6 @@ export interface TestNats {
   start(i?: number): Promise<void>;
 }
 
-const running = new Set<ChildProcess>();
-// A test that fails before stop() must not leave servers behind.
-process.on("exit", () => {
-  for (const p of running) p.kill("SIGKILL");
-});
-
-/** Free loopback ports: listen on port 0, note the port, close (a tiny race with other processes, fine for tests). */
-async function freePorts(n: number): Promise<number[]> {
-  const servers = await Promise.all(
-    Array.from(
-      { length: n },
-      () =>
-        new Promise<ReturnType<typeof createServer>>((resolve, reject) => {
-          const s = createServer();
-          s.once("error", reject);
-          s.listen(0, "127.0.0.1", () => resolve(s));
-        }),
-    ),
-  );
-  const ports = servers.map((s) => {
-    const a = s.address();
-    if (a === null || typeof a === "string") throw new Error("no port");
-    return a.port;
-  });
-  await Promise.all(servers.map((s) => new Promise((r) => s.close(r))));
-  return ports;
-}
-
 /** Debian's nats-server with JetStream, one node or a 3-node cluster on loopback, data in a fresh temp folder. */
 export async function startNats(opts: { nodes?: 1 | 3 } = {}): Promise<TestNats> {
   if (!existsSync(NATS_SERVER)) {
@@ -54,6 +26,7 @@ export async function startNats(opts: { nodes?: 1 | 3 } = {}): Promise<TestNats>
   }
   const nodes = opts.nodes ?? 1;
   const dir = mkdtempSync(join(tmpdir(), "crawldiag-nats-"));
+  scratch.add(dir);
   const ports = await freePorts(nodes * 2);
   const clientPort = (i: number) => ports[i] ?? 0;
   const routePort = (i: number) => ports[nodes + i] ?? 0;
@@ -88,10 +61,10 @@ ${cluster}
       err = (err + d.toString()).slice(-2000);
     });
     p.once("exit", (code) => {
-      running.delete(p);
+      tracked.forget(p);
       if (!meant.has(p) && code !== 0) process.stderr.write(`nats-server n${i} exited ${code}: ${err}\n`);
     });
-    running.add(p);
+    tracked.add(p);
     procs[i] = p;
   };
   const kill = (i = 0) => {
@@ -113,7 +86,7 @@ ${cluster}
           }),
       ),
     );
-    rmSync(dir, { recursive: true, force: true });
+    scratch.remove(dir);
   };
 
   for (let i = 0; i < nodes; i++) launch(i);
