@@ -1,6 +1,8 @@
 import { createPrivateKey, type KeyObject, X509Certificate } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { isIP } from "node:net";
+import { type ClusterConfig, clusterConfig } from "./config-cluster.js";
+import { address, ConfigError, integer, oneOf } from "./config-values.js";
 import { AuthTable } from "./domain/auth.js";
 import { DEFAULT_THRESHOLDS, parseThresholds, type Thresholds } from "./domain/thresholds.js";
 import type { TlsMaterial } from "./grpc/tls.js";
@@ -37,25 +39,6 @@ export interface Config {
   clientRecordsPerS: number;
   /** Cluster mode (ClickHouse behind a NATS JetStream log); undefined = the embedded SQLite store. */
   cluster: ClusterConfig | undefined;
-}
-
-export type Role = "ingest" | "query" | "writer";
-export const ROLES: readonly Role[] = ["ingest", "query", "writer"];
-
-export interface ClusterConfig {
-  /** http(s)://[user:password@]host:port/database */
-  clickhouseUrl: string;
-  /** NATS seed servers. */
-  natsUrls: string[];
-  /** The ClickHouse cluster (remote_servers) for ON CLUSTER tables and Distributed ones; undefined = one server. */
-  clickhouseCluster: string | undefined;
-  /** Replicated* local tables ({shard}/{replica} macros). */
-  replicated: boolean;
-  /** Copies of the stream and the key-value buckets. */
-  natsReplicas: number;
-  /** Most bytes of batches the log holds for the writers; past it ingest answers UNAVAILABLE (writers behind). */
-  natsMaxBytes: number;
-  roles: ReadonlySet<Role>;
 }
 
 /** Paths of the TLS files, as configured. */
@@ -95,9 +78,9 @@ export const DEFAULTS = {
 
 type Name = keyof typeof DEFAULTS;
 
-export class ConfigError extends Error {
-  override name = "ConfigError";
-}
+export type { ClusterConfig, Role } from "./config-cluster.js";
+export { ROLES } from "./config-cluster.js";
+export { ConfigError };
 
 /** Reads and validates the configuration; a bad value throws a ConfigError naming the variable. */
 export function readConfig(env: NodeJS.ProcessEnv = process.env): Config {
@@ -123,82 +106,8 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): Config {
         ? undefined
         : address("CRAWLDIAG_METRICS_ADDRESS", get("CRAWLDIAG_METRICS_ADDRESS")),
     clientRecordsPerS: integer("CRAWLDIAG_CLIENT_RECORDS_PER_S", get("CRAWLDIAG_CLIENT_RECORDS_PER_S"), 0, 10_000_000),
-    cluster: cluster(get),
+    cluster: clusterConfig(get),
   };
-}
-
-function cluster(get: (name: Name) => string): ClusterConfig | undefined {
-  const clickhouse = get("CRAWLDIAG_CLICKHOUSE_URL");
-  const nats = get("CRAWLDIAG_NATS_URL");
-  if (clickhouse === "" && nats === "") return undefined;
-  // Either one alone would silently fall back to SQLite, or run half a cluster: both or neither.
-  if (clickhouse === "") throw new ConfigError("CRAWLDIAG_CLICKHOUSE_URL: required with CRAWLDIAG_NATS_URL");
-  if (nats === "") throw new ConfigError("CRAWLDIAG_NATS_URL: required with CRAWLDIAG_CLICKHOUSE_URL");
-  let url: URL;
-  try {
-    url = new URL(clickhouse);
-  } catch {
-    url = new URL("invalid:");
-  }
-  if (!["http:", "https:"].includes(url.protocol) || !/^\/[A-Za-z0-9_]+$/.test(url.pathname)) {
-    // The URL may hold a password: the message names its shape, not its text.
-    throw new ConfigError(
-      "CRAWLDIAG_CLICKHOUSE_URL: not http(s)://[user:password@]host:port/database (database: letters, digits, _)",
-    );
-  }
-  const natsUrls = nats.split(",").map((u) => u.trim());
-  for (const u of natsUrls) {
-    if (!/^(nats|tls):\/\/[^\s,]+$|^[A-Za-z0-9.-]+:[0-9]{1,5}$/.test(u)) {
-      throw new ConfigError(`CRAWLDIAG_NATS_URL: "${u}" is not nats://host:port (several: comma-separated)`);
-    }
-  }
-  const clusterName = get("CRAWLDIAG_CLICKHOUSE_CLUSTER");
-  if (clusterName !== "" && !/^[A-Za-z0-9_]{1,64}$/.test(clusterName)) {
-    throw new ConfigError(`CRAWLDIAG_CLICKHOUSE_CLUSTER: "${clusterName}" is not a cluster name (letters, digits, _)`);
-  }
-  const replicated = oneOf("CRAWLDIAG_CLICKHOUSE_REPLICATED", get("CRAWLDIAG_CLICKHOUSE_REPLICATED"), ["0", "1"]);
-  if (replicated === "1" && clusterName === "") {
-    throw new ConfigError("CRAWLDIAG_CLICKHOUSE_REPLICATED: needs CRAWLDIAG_CLICKHOUSE_CLUSTER");
-  }
-  return {
-    clickhouseUrl: clickhouse,
-    natsUrls,
-    clickhouseCluster: clusterName === "" ? undefined : clusterName,
-    replicated: replicated === "1",
-    natsReplicas: integer("CRAWLDIAG_NATS_REPLICAS", get("CRAWLDIAG_NATS_REPLICAS"), 1, 5),
-    natsMaxBytes: integer("CRAWLDIAG_NATS_MAX_MB", get("CRAWLDIAG_NATS_MAX_MB"), 1, 100_000_000) * 1024 * 1024,
-    roles: roles(get("CRAWLDIAG_ROLES")),
-  };
-}
-
-function roles(raw: string): ReadonlySet<Role> {
-  const out = new Set<Role>();
-  for (const r of raw.split(",").map((x) => x.trim().toLowerCase())) {
-    out.add(oneOf("CRAWLDIAG_ROLES", r, ROLES));
-  }
-  return out;
-}
-
-function integer(name: Name, raw: string, min: number, max: number): number {
-  const n = Number(raw);
-  if (!/^[0-9]+$/.test(raw) || n < min || n > max) {
-    throw new ConfigError(`${name}: "${raw}" is not a whole number from ${min} to ${max}`);
-  }
-  return n;
-}
-
-function oneOf<T extends string>(name: Name, raw: string, allowed: readonly T[]): T {
-  if (!(allowed as readonly string[]).includes(raw)) {
-    throw new ConfigError(`${name}: "${raw}" is not one of ${allowed.join(", ")}`);
-  }
-  return raw as T;
-}
-
-function address(name: Name, raw: string): string {
-  if (!/^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):[0-9]{1,5}$/.test(raw) || Number(raw.split(":").pop()) > 65535) {
-    throw new ConfigError(`${name}: "${raw}" is not host:port (for example 127.0.0.1:50051)`);
-  }
-  return raw;
 }
 
 function rules(raw: string): Thresholds {
