@@ -6,7 +6,9 @@ import type { FetchRecord } from "../src/gen/webmasterid/crawldiag/v1/fetch.js";
 import { call, callError } from "./support/client.js";
 import { startCluster, type TestCluster } from "./support/cluster.js";
 import { healthCheck } from "./support/health.js";
+import { fetchCount } from "./support/load.js";
 import { record, requestId } from "./support/records.js";
+import { waitFor } from "./support/wait.js";
 
 const INGEST = "webmasterid.crawldiag.v1.IngestService";
 const DIAGNOSIS = "webmasterid.crawldiag.v1.DiagnosisService";
@@ -26,24 +28,8 @@ const batchOf = (host: string, n: number, tag = host): FetchRecord[] =>
     record({ url: `https://${host}/p${i}`, fetchId: `${tag}-${i}`, statusCode: i % 4 === 0 ? 421 : 200 }),
   );
 
-const fetchCount = async (node: { diagnosis: TestClusterNode["diagnosis"] }, host: string) => {
-  try {
-    const stats = await call(node.diagnosis.getHostStats, node.diagnosis, { host, window: undefined, bucket: 0 });
-    return stats.fetchCount;
-  } catch (e) {
-    if ((e as ServiceError).code === status.NOT_FOUND) return 0;
-    throw e;
-  }
-};
-type TestClusterNode = Awaited<ReturnType<TestCluster["node"]>>;
-
-async function until(what: string, check: () => Promise<boolean>, timeoutMs = 20_000): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!(await check().catch(() => false))) {
-    if (Date.now() > end) throw new Error(`timed out waiting until ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
+// Servers restart in these tests: a node takes a few seconds to notice.
+const until = (what: string, check: () => Promise<boolean>) => waitFor(what, check, 20_000);
 
 test("a request_id sent again to another node returns the first answer, replayed, and counts once", async () => {
   const db = database();

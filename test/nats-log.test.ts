@@ -21,6 +21,7 @@ import { openDb } from "../src/store/sqlite/db.js";
 import { Writer } from "../src/store/sqlite/writer.js";
 import { record, requestId } from "./support/records.js";
 import { tempDir } from "./support/server.js";
+import { waitFor } from "./support/wait.js";
 
 const quiet = createLogger("off", () => {});
 const DAY_MS = 86_400_000;
@@ -50,14 +51,6 @@ const received = (bytes: Uint8Array, nowMs = Date.now(), deniedCrawlers?: string
   nowMs,
   deniedCrawlers,
 });
-
-async function waitFor(what: string, ok: () => boolean | Promise<boolean>, ms = 10_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!(await ok())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 async function kindOf(p: Promise<unknown>): Promise<DomainError> {
   try {

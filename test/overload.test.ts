@@ -7,6 +7,7 @@ import type { FetchRecord } from "../src/gen/webmasterid/crawldiag/v1/fetch.js";
 import type { RecordFetchesResponse } from "../src/gen/webmasterid/crawldiag/v1/ingest.js";
 import { retryDetails } from "../src/grpc/status.js";
 import { type Clients, call, connect } from "./support/client.js";
+import { fetchCount } from "./support/load.js";
 import { record, requestId } from "./support/records.js";
 import { spawnServer, startTestServer, tempDir } from "./support/server.js";
 
@@ -69,15 +70,6 @@ const batchOf = (host: string, n: number): FetchRecord[] =>
 
 const send = (c: Clients, id: string, records: FetchRecord[]) =>
   call(c.ingest.recordFetches, c.ingest, { requestId: id, records });
-
-const fetchCount = async (c: Clients, host: string): Promise<number> => {
-  try {
-    return (await call(c.diagnosis.getHostStats, c.diagnosis, { host, window: undefined, bucket: 0 })).fetchCount;
-  } catch (e) {
-    if ((e as ServiceError).code === status.NOT_FOUND) return 0;
-    throw e;
-  }
-};
 
 test("the RetryInfo encoder writes google.rpc.Status with the delay as a Duration", () => {
   const st = decodeStatus(retryDetails(status.UNAVAILABLE, "queue full", 1500));

@@ -35,9 +35,12 @@ export function makeBatch(tag: string, size: number): Batch {
 export const size = (b: Batch): number => b.request.records.length;
 
 /** Records of the batch's host that are stored (0 when the host was never seen). */
-export async function storedCount(c: Clients, b: Batch): Promise<number> {
+export const storedCount = (c: Pick<Clients, "diagnosis">, b: Batch): Promise<number> => fetchCount(c, b.host);
+
+/** Fetches of a host the store counts over the default window (0 when the host was never seen). */
+export async function fetchCount(c: Pick<Clients, "diagnosis">, host: string): Promise<number> {
   try {
-    const stats = await call(c.diagnosis.getHostStats, c.diagnosis, GetHostStatsRequest.fromJSON({ host: b.host }));
+    const stats = await call(c.diagnosis.getHostStats, c.diagnosis, GetHostStatsRequest.fromJSON({ host }));
     return stats.fetchCount;
   } catch (e) {
     if ((e as ServiceError).code === status.NOT_FOUND) return 0;
