@@ -3,9 +3,8 @@ import type { ClusterConfig, Config } from "./config.js";
 import type { Logger } from "./log.js";
 import { ClickHouseQueries } from "./store/clickhouse/queries-runner.js";
 import { ClickHouseStore } from "./store/clickhouse/store.js";
-import { Drainer } from "./store/nats/drain.js";
+import { Drainer, logBacklog } from "./store/nats/drain.js";
 import { LogIngest } from "./store/nats/ingest.js";
-import { logLag } from "./store/nats/lag.js";
 import { connectLog } from "./store/nats/setup.js";
 
 const PURGE_EVERY_MS = 3_600_000;
@@ -60,7 +59,7 @@ export async function openClusterBackend(config: Config, cluster: ClusterConfig,
     queries,
     status: async (): Promise<BackendStatus> => {
       const [lag, storeUp] = await Promise.all([
-        within(logLag(nats), PROBE_MS).catch(() => undefined),
+        within(logBacklog(nats), PROBE_MS).catch(() => undefined),
         store === undefined ? Promise.resolve(true) : within(store.ping(), PROBE_MS).catch(() => false),
       ]);
       return {
@@ -68,7 +67,7 @@ export async function openClusterBackend(config: Config, cluster: ClusterConfig,
         location,
         roles: [...roles],
         storeBytes: undefined,
-        backlogBatches: lag?.messages ?? 0,
+        backlogBatches: lag?.streamMessages ?? 0,
         backlogRecords: undefined,
         writerLagSeconds: lag === undefined ? 0 : lag.oldestAgeMs / 1000,
         reachable: { store: storeUp === true, log: lag !== undefined },

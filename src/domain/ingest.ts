@@ -3,6 +3,8 @@ import type { Fetch, Rejection } from "./fetch.js";
 import { type FetchRecordInput, validateBatch } from "./validate.js";
 
 export const MAX_LISTED_REJECTIONS = 100;
+/** The reason a fetch that keeps its detail is refused when its (crawler, fetch_id) is stored already. */
+export const ALREADY_RECORDED = "already recorded by an earlier batch";
 const REQUEST_ID = /^[A-Za-z0-9_-]{1,64}$/;
 
 export interface IngestResult {

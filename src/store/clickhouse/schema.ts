@@ -88,8 +88,6 @@ const TABLES: Record<string, TableSpec> = {
   },
 };
 
-export const TABLE_NAMES = Object.keys(TABLES);
-
 /** The tables' names to read and write: the Distributed ones in a cluster, else the tables themselves. */
 export const tableName = (o: SchemaOptions, table: string): string => `${ident(o.database)}.${ident(table)}`;
 

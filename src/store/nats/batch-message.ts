@@ -2,7 +2,7 @@ import { createHash } from "node:crypto";
 import { headers, type MsgHdrs } from "nats";
 import { invalidArgument } from "../../domain/errors.js";
 import type { Fetch, Rejection } from "../../domain/fetch.js";
-import { finishResult, type IngestResult } from "../../domain/ingest.js";
+import { ALREADY_RECORDED, finishResult, type IngestResult } from "../../domain/ingest.js";
 import type { FetchRecordInput } from "../../domain/validate.js";
 import { validateBatch } from "../../domain/validate.js";
 import { decodeRecordFetches, UNDECODABLE } from "../../grpc/ingest-codec.js";
@@ -26,8 +26,6 @@ const NOW = "Crawldiag-Now-Ms";
 const OLDEST = "Crawldiag-Oldest-Ms";
 const DENIED = "Crawldiag-Denied";
 const REFUSED = "Crawldiag-Refused";
-
-export const ALREADY_RECORDED = "already recorded by an earlier batch";
 
 export function contextHeaders(c: BatchContext): MsgHdrs {
   const h = headers();

@@ -25,6 +25,8 @@ export interface LogLag {
   pending: number;
   /** Batches taken by writers, not yet acknowledged (being written, or waiting for redelivery). */
   ackPending: number;
+  /** Age of the oldest batch waiting (0 when none): how far behind the writers are. */
+  oldestAgeMs: number;
   /** When this writer last stored a group (epoch ms), undefined before the first. */
   lastWriteMs: number | undefined;
 }
@@ -218,10 +220,14 @@ async function within<T>(p: Promise<T>, ms: number): Promise<T | typeof TIMEOUT>
 /** The log's backlog, for any node (an ingest node has no Drainer but may report it too). */
 export async function logBacklog(log: NatsLog): Promise<Omit<LogLag, "lastWriteMs">> {
   const [stream, consumer] = await Promise.all([log.jsm.streams.info(STREAM), log.jsm.consumers.info(STREAM, WRITERS)]);
+  const { state } = stream;
+  // A work-queue stream keeps only what no writer has stored yet, so its first message is the oldest one waiting.
+  const first = state.messages === 0 ? Number.NaN : Date.parse(state.first_ts);
   return {
-    streamMessages: stream.state.messages,
-    streamBytes: stream.state.bytes,
+    streamMessages: state.messages,
+    streamBytes: state.bytes,
     pending: consumer.num_pending,
     ackPending: consumer.num_ack_pending,
+    oldestAgeMs: Number.isNaN(first) ? 0 : Math.max(0, Date.now() - first),
   };
 }

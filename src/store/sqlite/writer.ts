@@ -4,6 +4,7 @@ import { DomainError } from "../../domain/errors.js";
 import { type Fetch, keepsDetail, type Rejection } from "../../domain/fetch.js";
 import { ConnKind } from "../../domain/fetch-kind.js";
 import {
+  ALREADY_RECORDED,
   type BatchToCommit,
   type Committed,
   finishResult,
@@ -145,7 +146,7 @@ export class Writer implements IngestStore {
           index: f.index,
           fetchId: f.fetchId,
           field: "fetch_id",
-          reason: "already recorded by an earlier batch",
+          reason: ALREADY_RECORDED,
         });
         continue;
       }
