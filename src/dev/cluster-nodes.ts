@@ -5,7 +5,9 @@ import { credentials, Metadata } from "@grpc/grpc-js";
 import { StatusServiceClient } from "../gen/webmasterid/crawldiag/v1/status.js";
 
 const ROOT = fileURLToPath(new URL("../../", import.meta.url));
-const LISTEN_MS = 30_000;
+// A node listens once the log's stream, buckets and consumer exist with 3 replicas. Under a loaded CI machine
+// that once took longer than 30 s, with nothing wrong.
+const LISTEN_MS = 90_000;
 // The first node creates the ON CLUSTER schema through ZooKeeper: seconds on 18.16.
 const BACKING_MS = 90_000;
 // Past the node's own grace for in-flight calls (CRAWLDIAG_SHUTDOWN_GRACE_MS below) plus closing the log.
