@@ -5,8 +5,8 @@ import { credentials, Metadata } from "@grpc/grpc-js";
 import { StatusServiceClient } from "../gen/webmasterid/crawldiag/v1/status.js";
 
 const ROOT = fileURLToPath(new URL("../../", import.meta.url));
-// A node listens once the log's stream, buckets and consumer exist with 3 replicas. Under a loaded CI machine
-// that once took longer than 30 s, with nothing wrong.
+// A node listens once the log's stream, buckets and consumer exist with 3 replicas. On a CI machine that once
+// took longer than 30 s (the node printed nothing meanwhile; the cause was not found).
 const LISTEN_MS = 90_000;
 // The first node creates the ON CLUSTER schema through ZooKeeper: seconds on 18.16.
 const BACKING_MS = 90_000;
