@@ -48,7 +48,6 @@ function m421(kind: ConnKind, day: number, over: Partial<DetailFetch> = {}): Det
     timeMs: START + day * DAY_MS + HOUR_MS,
     status: 421,
     crawler: "fleet-a",
-    fetchId: `f${seq}`,
     connectionId: `c${seq}`,
     sni: sni[kind],
     protocol: kind === ConnKind.OTHER ? Protocol.UNSPECIFIED : Protocol.HTTP2,

@@ -28,7 +28,6 @@ export interface DetailFetch {
   timeMs: number;
   status: number;
   crawler: string;
-  fetchId: string;
   connectionId: string;
   /** undefined = not reported, "" = no SNI sent, otherwise the (normalised) SNI: the peer host when coalesced. */
   sni: string | undefined;
@@ -39,7 +38,7 @@ export interface DetailFetch {
   address: string;
   originFrame: boolean | undefined;
   /** Status codes of the fetches (same crawler) whose retry_of is this fetch's fetch_id. */
-  retryStatuses: number[];
+  retryStatuses: readonly number[];
 }
 
 /** The host's traffic at one server address ("" = address not reported). */

@@ -64,7 +64,6 @@ function toDetail(f: Fetch, retryStatuses: number[]): DetailFetch {
     timeMs: f.timeMs,
     status: f.status,
     crawler: f.crawler,
-    fetchId: f.fetchId,
     connectionId: f.connectionId,
     sni: f.sni,
     protocol: f.protocol,

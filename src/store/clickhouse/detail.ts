@@ -60,7 +60,6 @@ export async function detailsOf(
       timeMs: Number(r.time_ms),
       status,
       crawler: r.crawler,
-      fetchId: r.fetch_id,
       connectionId: r.connection_id,
       sni: r.sni ?? undefined,
       protocol: Number(r.protocol),

@@ -6,21 +6,20 @@ import { HOUR_MS } from "../../domain/window.js";
 import type { Db } from "./db.js";
 import { TrafficReader } from "./traffic.js";
 
-interface DetailRow {
-  host_id: number;
-  time_ms: number;
-  status: number;
-  crawler_id: number;
-  fetch_id: string;
-  connection_id: string;
-  sni: string | null;
-  protocol: number;
-  conn_kind: number;
-  artifact: number;
-  address_id: number;
-  origin_frame: number | null;
-  retry_statuses: string | null;
-}
+/** A detail row as read: an array in DETAIL_COLUMNS order (raw mode costs half of a row object per row). */
+type DetailRow = [
+  time_ms: number,
+  status: number,
+  crawler_id: number,
+  connection_id: string,
+  sni: string | null,
+  protocol: number,
+  conn_kind: number,
+  artifact: number,
+  address_id: number,
+  origin_frame: number | null,
+  retry_statuses: string | null,
+];
 
 const hours = (w: Window): [number, number] => [w.startMs / HOUR_MS, w.endMs / HOUR_MS];
 
@@ -31,15 +30,18 @@ const HOST_HOURS = `WITH RECURSIVE hrs(h) AS (SELECT @from WHERE @from < @to UNI
   FROM hrs CROSS JOIN fetch_hourly f ON f.hour = hrs.h AND f.host_id = @host`;
 
 // Every read touches aggregates, or 421/retry detail through an index: never the ordinary traffic row by row.
-// Crawler and address names come from the reader's caches: joining them cost as much as reading the rows.
-const DETAIL_COLUMNS = `d.host_id, d.time_ms, d.status, d.crawler_id, d.fetch_id, d.connection_id, d.sni, d.protocol, d.conn_kind,
-  d.artifact, d.address_id, d.origin_frame, d.retry_statuses
+// Crawler and address names come from the reader's caches: joining them cost as much as reading the rows. Only
+// the columns the classifier uses: each one read costs about 0.3 µs a row, and busy hosts have thousands of rows.
+const DETAIL_COLUMNS = `d.time_ms, d.status, d.crawler_id, d.connection_id, d.sni, d.protocol, d.conn_kind, d.artifact,
+  d.address_id, d.origin_frame, d.retry_statuses
   FROM fetch_detail d`;
 const REFUSALS = [...REFUSAL_STATUSES].join(", ");
 // 421s and the statuses a refusal can have; isRefused() then picks the refusals among the latter.
 const KEPT_STATUS = `d.status IN (${MISDIRECTED}, ${REFUSALS})`;
 // Names by id never change; a bound keeps a stream of new names from growing the caches without end.
 const MAX_NAMES = 100_000;
+// Most 421s are never retried: one shared empty list instead of one per row (nothing mutates it).
+const NOT_RETRIED: readonly number[] = [];
 
 /** Read-side queries. Works on any connection to the database, so it can run beside the writer. */
 export class Reader implements ReadStore {
@@ -69,9 +71,11 @@ export class Reader implements ReadStore {
     this.lastHour = db.prepare<[], number | null>("SELECT MAX(hour) FROM fetch_hourly").pluck();
     this.addressName = db.prepare<[number], string>("SELECT addr FROM addresses WHERE id = ?").pluck();
     this.crawlerName = db.prepare<[number], string>("SELECT name FROM crawlers WHERE id = ?").pluck();
-    this.hostDetail = db.prepare<[number, number, number], DetailRow>(
-      `SELECT ${DETAIL_COLUMNS} WHERE d.host_id = ? AND d.time_ms >= ? AND d.time_ms < ? AND ${KEPT_STATUS}`,
-    );
+    this.hostDetail = db
+      .prepare<[number, number, number], DetailRow>(
+        `SELECT ${DETAIL_COLUMNS} WHERE d.host_id = ? AND d.time_ms >= ? AND d.time_ms < ? AND ${KEPT_STATUS}`,
+      )
+      .raw(true);
     this.detailHosts = db
       .prepare<[number, number], number>(
         `SELECT DISTINCT d.host_id FROM fetch_detail d WHERE d.time_ms >= ? AND d.time_ms < ? AND ${KEPT_STATUS}`,
@@ -127,8 +131,9 @@ export class Reader implements ReadStore {
 
   /** Puts a detail row with it host's 421s or refusals; other 400/403 rows (own connections, artifacts) go. */
   private sort(detail: HostDetail, row: DetailRow): void {
-    if (row.status === MISDIRECTED) detail.misdirected.push(this.toDetail(row));
-    else if (isRefused({ status: row.status, kind: row.conn_kind as ConnKind, artifact: row.artifact as Artifact })) {
+    const [, status, , , , , kind, artifact] = row;
+    if (status === MISDIRECTED) detail.misdirected.push(this.toDetail(row));
+    else if (isRefused({ status, kind: kind as ConnKind, artifact: artifact as Artifact })) {
       detail.refused.push(this.toDetail(row));
     }
   }
@@ -194,19 +199,19 @@ export class Reader implements ReadStore {
   }
 
   private toDetail(r: DetailRow): DetailFetch {
+    const [timeMs, status, crawlerId, connectionId, sni, protocol, kind, artifact, addressId, originFrame, retries] = r;
     return {
-      timeMs: r.time_ms,
-      status: r.status,
-      crawler: this.name("crawler", r.crawler_id),
-      fetchId: r.fetch_id,
-      connectionId: r.connection_id,
-      sni: r.sni ?? undefined,
-      protocol: r.protocol,
-      kind: r.conn_kind as ConnKind,
-      artifact: r.artifact as Artifact,
-      address: this.name("address", r.address_id),
-      originFrame: r.origin_frame === null ? undefined : r.origin_frame === 1,
-      retryStatuses: r.retry_statuses === null ? [] : r.retry_statuses.split(",").map(Number),
+      timeMs,
+      status,
+      crawler: this.name("crawler", crawlerId),
+      connectionId,
+      sni: sni ?? undefined,
+      protocol,
+      kind: kind as ConnKind,
+      artifact: artifact as Artifact,
+      address: this.name("address", addressId),
+      originFrame: originFrame === null ? undefined : originFrame === 1,
+      retryStatuses: retries === null ? NOT_RETRIED : retries.split(",").map(Number),
     };
   }
 }
