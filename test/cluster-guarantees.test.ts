@@ -215,4 +215,44 @@ test("query nodes agree: the same list from either node, and a node without the 
   }
 });
 
+test("a query node keeps list pages only while nothing is written: a write stored through another node shows at once", async () => {
+  const db = database();
+  const [writer, reader] = [await cluster.node(db), await cluster.node(db, { CRAWLDIAG_ROLES: "query" })];
+  // Coalesced 421s on several days and connections, enough to recur, and own-connection answers.
+  const send = async (host: string, day: number, n: number) => {
+    const records = Array.from({ length: n }, (_, j) =>
+      record({
+        url: `https://${host}/d${day}-${j}`,
+        fetchedAt: new Date(Date.now() - day * 86_400_000 - j * 1000),
+        statusCode: j % 2 === 0 ? 421 : 200,
+        connection: { tlsServerName: j % 2 === 0 ? "www.kept.example" : host, connectionId: `d${day}c${j}` },
+      }),
+    );
+    await call(writer.ingest.recordFetches, writer.ingest, { requestId: requestId("kept"), records });
+    await writer.drained();
+  };
+  const list = { window: undefined, kinds: [], hostSuffix: "", includeResolved: true, pageSize: 10, pageToken: "" };
+  const page = () => call(reader.diagnosis.listHostDiagnoses, reader.diagnosis, list);
+  const misdirected = async (host: string) =>
+    (await page()).diagnoses.find((d) => d.host === host)?.misdirectedCount ?? 0;
+  try {
+    for (const day of [1, 2, 3]) await send("a.kept.example", day, 8);
+    await send("b.kept.example", 1, 8);
+    const first = await page();
+    assert.equal(await page(), first, "nothing written: the same page");
+    assert.is(await misdirected("a.kept.example"), 12);
+    for (const day of [1, 4]) await send("a.kept.example", day, 6);
+    assert.is(await misdirected("a.kept.example"), 18, "the writes through the other node are counted");
+    await send("c.kept.example", 2, 4);
+    const after = await page();
+    assert.ok(
+      after.diagnoses.some((d) => d.host === "c.kept.example"),
+      "a host with new 421s joins the list",
+    );
+    assert.equal(after, await call(writer.diagnosis.listHostDiagnoses, writer.diagnosis, list), "both nodes agree");
+  } finally {
+    await Promise.all([writer.close(), reader.close()]);
+  }
+});
+
 test.run();

@@ -3,13 +3,18 @@ import { DomainError } from "../../domain/errors.js";
 import { QUERIES, type QueryInput, type QueryName, type QueryOutput, type QueryRunner } from "../../domain/queries.js";
 import type { Thresholds } from "../../domain/thresholds.js";
 import type { Logger } from "../../log.js";
+import { VersionedCache } from "./changes.js";
 import type { ClickHouseStore } from "./store.js";
 
 /**
- * The queries on ClickHouse. Each call reads afresh (a new ReadStore and an empty diagnosis cache): writers on
- * other nodes change the data without telling this one, and every query node must give the same answer.
+ * The queries on ClickHouse. Writers on other nodes change the data without telling this one, and every query
+ * node must give the same answer: a list page keeps diagnoses only while the store's version stays the same
+ * (changes.ts); the other calls read afresh, since one more round trip for the version would cost them as much
+ * as what it saves.
  */
 export class ClickHouseQueries implements QueryRunner {
+  private readonly lists = new VersionedCache();
+
   constructor(
     private readonly store: () => ClickHouseStore | undefined,
     private readonly rules: Thresholds,
@@ -21,7 +26,11 @@ export class ClickHouseQueries implements QueryRunner {
     if (store === undefined) throw new DomainError("unavailable", "the store is not reachable yet; retry later");
     const query = QUERIES[name] as (c: unknown, q: QueryInput<N>, nowMs: number) => Promise<QueryOutput<N>>;
     try {
-      return await query({ store: store.reads(), rules: this.rules, cache: new DiagnosisCache() }, input, nowMs);
+      if (name !== "listDiagnoses") {
+        return await query({ store: store.reads(), rules: this.rules, cache: new DiagnosisCache() }, input, nowMs);
+      }
+      const { cache, ids } = this.lists.at(await store.version());
+      return await query({ store: store.reads(ids), rules: this.rules, cache }, input, nowMs);
     } catch (e) {
       if (e instanceof DomainError) throw e;
       // The server's message stays in the log: it may quote the query.

@@ -12,6 +12,7 @@ export interface Tables {
   retry: string;
   batch: string;
   rewritten: string;
+  changes: string;
   /** "GLOBAL IN" over Distributed tables (the subquery runs once, not once per shard), else "IN". */
   in: string;
 }
@@ -140,3 +141,6 @@ export const hostExists = (t: Tables, host: string): string =>
   `SELECT 1 AS found FROM ${t.hourly} WHERE host = ${str(host)} LIMIT 1`;
 
 export const rewrittenSeqs = (t: Tables): string => `SELECT DISTINCT seq FROM ${t.rewritten}`;
+/** The store's version: writes and purges finished so far, and a checksum of their ids (changes.ts). */
+export const storeVersion = (t: Tables): string =>
+  `SELECT count() AS n, sum(write_id) AS s, max(changed_ms) AS last FROM ${t.changes}`;

@@ -15,20 +15,43 @@ interface Memo {
 
 const sameWindow = (a: Window, b: Window) => a.startMs === b.startMs && a.endMs === b.endMs;
 
+/** Host names interned as the numbers the domain keys its maps by; shared by the readers of one store version. */
+export class HostIds {
+  private readonly ids = new Map<string, number>();
+  private readonly names: string[] = [];
+
+  idOf(host: string): number {
+    let id = this.ids.get(host);
+    if (id === undefined) {
+      id = this.names.length;
+      this.names.push(host);
+      this.ids.set(host, id);
+    }
+    return id;
+  }
+
+  nameOf(hostId: number): string {
+    return this.names[hostId] ?? "";
+  }
+
+  get size(): number {
+    return this.names.length;
+  }
+}
+
 /**
- * The ReadStore of one query call. Host ids are interned here (the domain keys maps by them); a list page reads
+ * The ReadStore of one query call. Host ids come from `hosts` (the domain keys maps by them); a list page reads
  * every candidate host's detail, retries and traffic in a few bulk queries on the first detailByHost call and
  * answers facts() from that, instead of a round trip per host.
  */
 export class ClickHouseReader implements ReadStore {
-  private readonly ids = new Map<string, number>();
-  private readonly names: string[] = [];
   private memo: Memo | undefined;
   private ctx: Promise<q.Ctx> | undefined;
 
   constructor(
     private readonly client: ClickHouseClient,
     private readonly t: q.Tables,
+    private readonly hosts = new HostIds(),
   ) {}
 
   /** The tables and the seqs written more than once, read once for the call (a handful, or none). */
@@ -46,13 +69,7 @@ export class ClickHouseReader implements ReadStore {
   }
 
   private idOf(host: string): number {
-    let id = this.ids.get(host);
-    if (id === undefined) {
-      id = this.names.length;
-      this.names.push(host);
-      this.ids.set(host, id);
-    }
-    return id;
+    return this.hosts.idOf(host);
   }
 
   /** One figure from a query built on this call's context (counts()). */
@@ -69,7 +86,7 @@ export class ClickHouseReader implements ReadStore {
   }
 
   nameOf(hostId: number): string {
-    return this.names[hostId] ?? "";
+    return this.hosts.nameOf(hostId);
   }
 
   async hourlyStats(hostId: number, w: Window): Promise<HourlyRow[]> {

@@ -36,6 +36,7 @@ export const DAY_OF = {
   fetch_retry: "intDiv(time_ms, 86400000)",
   fetch_batch: "intDiv(written_ms, 86400000)",
   fetch_rewritten: "intDiv(flagged_ms, 86400000)",
+  store_changes: "intDiv(changed_ms, 86400000)",
 } as const;
 
 const TABLES: Record<string, TableSpec> = {
@@ -120,6 +121,15 @@ function createTable(o: SchemaOptions, table: string, spec: TableSpec): string[]
  */
 export const MIGRATIONS: readonly ((o: SchemaOptions) => string[])[] = [
   (o) => Object.entries(TABLES).flatMap(([table, spec]) => createTable(o, table, spec)),
+  // One row per finished write (its rows all stored) and per purge: a query node that finds the same count and
+  // checksum of write_ids as before knows nothing changed, and may keep the diagnoses it computed (changes.ts).
+  (o) =>
+    createTable(o, "store_changes", {
+      columns: "write_id UInt64, changed_ms Int64",
+      partition: week(DAY_OF.store_changes),
+      order: "changed_ms, write_id",
+      shardBy: "intHash64(write_id)",
+    }),
 ];
 
 /** What comes before the migrations: the database and the table that says which migrations were applied. */

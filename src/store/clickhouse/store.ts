@@ -5,8 +5,8 @@ import type { ReadStore } from "../../domain/read-store.js";
 import { connect } from "./connection.js";
 import { CopyTarget } from "./copy.js";
 import { applySchema } from "./migrate.js";
-import { type Tables, totalDetail, totalFetches } from "./queries.js";
-import { ClickHouseReader } from "./reader.js";
+import { storeVersion, type Tables, totalDetail, totalFetches } from "./queries.js";
+import { ClickHouseReader, HostIds } from "./reader.js";
 import { purge } from "./retention.js";
 import { partitionOf, type Rows, toRows } from "./rows.js";
 import { type SchemaOptions, tableName } from "./schema.js";
@@ -42,6 +42,7 @@ export class ClickHouseStore {
       retry: name("fetch_retry"),
       batch: name("fetch_batch"),
       rewritten: name("fetch_rewritten"),
+      changes: name("store_changes"),
       in: schema.cluster === undefined ? "IN" : "GLOBAL IN",
     };
   }
@@ -98,9 +99,24 @@ export class ClickHouseStore {
       );
   }
 
-  /** The rows half of write(): their seqs must have gone through recordSeqs() first. */
+  /**
+   * The rows half of write(): their seqs must have gone through recordSeqs() first. The change is recorded once
+   * every row is stored, never before: a query node that sees it can trust that what it reads next includes them.
+   */
   async insertAll(rows: Rows): Promise<void> {
     await Promise.all((Object.keys(rows) as (keyof Rows)[]).map((table) => this.insert(table, rows[table])));
+    await this.recordChange();
+  }
+
+  private recordChange(): Promise<void> {
+    return this.insertRows("store_changes", [{ write_id: randomInt(2 ** 47), changed_ms: Date.now() }]);
+  }
+
+  /** The store's version (changes.ts): equal versions mean equal data. */
+  async version(): Promise<string> {
+    const rs = await this.client.query({ query: storeVersion(this.tables), format: "JSONEachRow" });
+    const [row] = await rs.json<{ n: string | number; s: string | number; last: string | number }>();
+    return `${row?.n ?? 0}:${row?.s ?? 0}:${row?.last ?? 0}`;
   }
 
   private async insert<K extends keyof Rows>(table: K, rows: Rows[K]): Promise<void> {
@@ -120,9 +136,9 @@ export class ClickHouseStore {
     });
   }
 
-  /** A ReadStore for one query call (its host ids live as long as it does). */
-  reads(): ReadStore {
-    return new ClickHouseReader(this.client, this.tables);
+  /** A ReadStore for one query call; host ids are interned in `ids`, which may outlive it (changes.ts). */
+  reads(ids = new HostIds()): ReadStore {
+    return new ClickHouseReader(this.client, this.tables, ids);
   }
 
   /** What copy-store reads and keeps beside the rows it writes through recordSeqs() and insertAll(). */
@@ -147,8 +163,10 @@ export class ClickHouseStore {
   }
 
   /** Drops the whole UTC days older than the retention period (0 keeps everything); counts the rows dropped. */
-  purge(nowMs: number, retentionDays: number): Promise<{ hourly: number; detail: number; requests: number }> {
-    return purge(this.client, this.schema, nowMs, retentionDays);
+  async purge(nowMs: number, retentionDays: number): Promise<{ hourly: number; detail: number; requests: number }> {
+    const counts = await purge(this.client, this.schema, nowMs, retentionDays);
+    if (counts.hourly > 0 || counts.detail > 0) await this.recordChange();
+    return counts;
   }
 
   close(): Promise<void> {
