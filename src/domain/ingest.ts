@@ -74,6 +74,8 @@ export interface ReceivedBatch {
   nowMs: number;
   /** Crawler ids of this batch that the caller may not write (auth); absent = any. */
   deniedCrawlers?: string[] | undefined;
+  /** Who sent it (the fair-share key), for the order of writes when several clients wait; never stored. */
+  client?: string | undefined;
 }
 
 export interface IngestRequest {

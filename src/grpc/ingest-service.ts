@@ -70,6 +70,7 @@ export function ingestService(d: IngestDeps): UntypedServiceImplementation {
         records: scan.records,
         nowMs: d.now(),
         deniedCrawlers: denied,
+        client: req.caller?.key,
       });
       return refund === undefined ? submitted : submitted.catch(refund);
     },

@@ -24,7 +24,15 @@ export interface PurgeCounts {
 }
 
 export type ToWorker =
-  | { type: "batch"; id: number; bytes: Uint8Array; nowMs: number; denied?: string[] | undefined }
+  | {
+      type: "batch";
+      id: number;
+      bytes: Uint8Array;
+      records: number;
+      nowMs: number;
+      denied?: string[] | undefined;
+      client?: string | undefined;
+    }
   | { type: "purge"; id: number; nowMs: number }
   | { type: "close" };
 
@@ -105,7 +113,15 @@ export class WriteQueue implements IngestSink {
     if (this.waiting.size === 0) this.progressAt = performance.now();
     return new Promise((resolve, reject) => {
       this.waiting.set(id, { records, resolve, reject });
-      this.post({ type: "batch", id, bytes: b.bytes, nowMs: b.nowMs, denied: b.deniedCrawlers });
+      this.post({
+        type: "batch",
+        id,
+        bytes: b.bytes,
+        records,
+        nowMs: b.nowMs,
+        denied: b.deniedCrawlers,
+        client: b.client,
+      });
     });
   }
 

@@ -5,6 +5,7 @@
 import { createHash } from "node:crypto";
 import { parentPort, workerData } from "node:worker_threads";
 import { DomainError, invalidArgument } from "../../domain/errors.js";
+import { FairOrder } from "../../domain/fair-order.js";
 import { type IngestItem, type IngestResult, ingestGroup, rejectionsOf } from "../../domain/ingest.js";
 import { IngestTally } from "../../domain/ingest-tally.js";
 import { DAY_MS } from "../../domain/window.js";
@@ -24,6 +25,7 @@ const settings = workerData as WriterSettings;
 const db = openDb(settings.dbPath, { sync: settings.sync, cacheMb: 16 });
 const writer = new Writer(db);
 const waiting: BatchMessage[] = [];
+const fair = new FairOrder();
 let scheduled = false;
 
 const post = (m: FromWorker) => port.postMessage(m);
@@ -50,6 +52,8 @@ function commitWaiting(): void {
   scheduled = false;
   // Half of what waits: the first answers go out, and their clients send more, while the rest is written. With
   // 8 calls in flight that measured 10-15% more records/s than committing everything that waits at once.
+  // When several clients wait, the one served least lately goes first (fair-order.ts).
+  fair.order(waiting, performance.now());
   const group = waiting.splice(0, Math.ceil(waiting.length / 2));
   if (waiting.length > 0) {
     scheduled = true;
@@ -84,9 +88,11 @@ function commitWaiting(): void {
     const records = items[i]?.req.records;
     if (!(r instanceof DomainError) && !r.replayed && records !== undefined) tally.add(records, rejectionsOf(r));
   });
+  const ended = performance.now();
+  for (const m of group) fair.charge(m.client, m.records, ended);
   post({
     type: "done",
-    busyMs: performance.now() - started,
+    busyMs: ended - started,
     answers,
     changes: writer.takeChanges(),
     crawlers: tally.crawlers,
