@@ -1,5 +1,6 @@
 import { existsSync } from "node:fs";
 import Database from "better-sqlite3";
+import type { IngestResult } from "../domain/ingest.js";
 import { DAY_MS } from "../domain/window.js";
 import { type DayFigures, dayIn } from "../store/clickhouse/copy.js";
 import type { DailyRow, DetailRow, HourlyRow } from "../store/clickhouse/rows.js";
@@ -59,6 +60,16 @@ export class CopySource {
 
   close(): void {
     this.db.close();
+  }
+
+  /** The request_ids recorded since `sinceMs`, with the digest and result their replays answer, oldest first. */
+  *requests(sinceMs: number): Generator<{ requestId: string; digest: Buffer; result: IngestResult }> {
+    const rows = this.db
+      .prepare<[number], { request_id: string; digest: Buffer; result: string }>(
+        "SELECT request_id, digest, result FROM requests WHERE created_ms >= ? ORDER BY created_ms",
+      )
+      .iterate(sinceMs);
+    for (const r of rows) yield { requestId: r.request_id, digest: r.digest, result: JSON.parse(r.result) };
   }
 
   /** Every UTC day with data, with its figures, in day order. */

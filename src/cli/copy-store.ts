@@ -1,6 +1,8 @@
 import { type CopyTarget, copySeq, type DayFigures, MAX_REVISIONS } from "../store/clickhouse/copy.js";
 import type { DailyRow, HourlyRow, Rows } from "../store/clickhouse/rows.js";
 import { ClickHouseStore } from "../store/clickhouse/store.js";
+import { copyRequests } from "../store/nats/copy-requests.js";
+import { REQUEST_KEEP_MS } from "../store/nats/setup.js";
 import { check, dateOf, n } from "./copy-check.js";
 import { CopySource } from "./copy-source.js";
 
@@ -10,6 +12,8 @@ export interface CopyFlags {
   db: string;
   cluster?: string | undefined;
   replicated?: boolean | undefined;
+  /** NATS seeds (comma-separated): the request_ids of the last 7 days go into the cluster's requests bucket. */
+  nats?: string | undefined;
   /** Most rows in one insert (hidden; a test makes it small so that a run can be killed in the middle of a day). */
   pieceRows: number;
 }
@@ -73,6 +77,19 @@ async function copy(flags: CopyFlags, io: Io): Promise<number> {
       io.out.write(
         `copied ${copied.days} days (${n(copied.fetches)} fetches, ${n(copied.detail)} detail rows) in ` +
           `${seconds.toFixed(1)} s (${n(Math.round(copied.fetches / Math.max(seconds, 0.001)))} fetches/s)\n`,
+      );
+    }
+    // After the data: a request_id the cluster answers as a replay must have its batch's rows there already.
+    if (flags.nats) {
+      const since = Date.now() - REQUEST_KEEP_MS;
+      const r = await copyRequests(flags.nats.split(","), source.requests(since));
+      io.err.write(
+        `copy-store: request_ids of the last 7 days: ${n(r.copied)} copied, ${n(r.present)} already there\n`,
+      );
+    } else {
+      io.err.write(
+        "copy-store: request_ids not copied (no --nats): a batch SQLite stored and a client resends to the " +
+          "cluster within 7 days would be counted again\n",
       );
     }
     return check(days, await ch.figures(), io);

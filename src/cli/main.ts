@@ -107,6 +107,12 @@ program
     ),
   )
   .option("--replicated", "replicated tables (with --cluster), as CRAWLDIAG_CLICKHOUSE_REPLICATED=1")
+  .addOption(
+    new Option(
+      "--nats <urls>",
+      "the cluster's NATS (comma-separated): also copy the last 7 days' request_ids, so resent batches are replays",
+    ).env("CRAWLDIAG_NATS_URL"),
+  )
   .addOption(new Option("--piece-rows <n>").argParser(whole(1)).default(50_000).hideHelp())
   .addHelpText(
     "after",

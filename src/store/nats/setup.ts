@@ -22,7 +22,7 @@ export const CLAIMS_BUCKET = "crawldiag-claims";
 export const WRITERS = "crawldiag-writers";
 
 /** request_ids are answered from their first result this long, as in SQLite (retention.ts REQUEST_ID_KEEP_MS). */
-const REQUEST_KEEP_MS = 7 * DAY_MS;
+export const REQUEST_KEEP_MS = 7 * DAY_MS;
 /** Same request_id published again within this time is dropped by the stream itself (the cheap first guard). */
 const DUPLICATE_WINDOW_MS = 5 * 60_000;
 const DEFAULT_STREAM_BYTES = 1024 ** 3;
