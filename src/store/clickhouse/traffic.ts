@@ -19,8 +19,8 @@ interface Row {
   own_misdirected: Num;
   own_refused: Num;
   own_last_answered: Num | null;
-  /** Hourly rows only: how many rows had an own answer (maxIf gives 0, not NULL, when none did). */
-  own_answered_rows?: Num;
+  /** How many rows had an own answer (hourly maxIf gives 0, not NULL, when none did; 1 for daily rows). */
+  own_answered_rows: Num;
 }
 
 type Select = <T>(query: string) => Promise<T[]>;
@@ -36,14 +36,13 @@ export async function trafficOf(
   w: Window,
 ): Promise<Map<string, HostTraffic>> {
   const s = q.spans(w);
-  const parts = await Promise.all([
-    s.days === undefined ? [] : select<Row>(q.dailyTraffic(c, hosts, w, s.days)),
-    s.hours.length === 0 ? [] : select<Row>(q.hourlyTraffic(c, hosts, w, s.hours)),
-  ]);
+  const parts = [
+    ...(s.days === undefined ? [] : [q.dailyTraffic(c, hosts, w, s.days)]),
+    ...(s.hours.length === 0 ? [] : [q.hourlyTraffic(c, hosts, w, s.hours)]),
+  ];
+  const rows = parts.length === 0 ? [] : await select<Row>(parts.join("\nUNION ALL\n"));
   const sums = new Map<string, Sum>();
-  for (const rows of parts) {
-    for (const r of rows) add(sums, r);
-  }
+  for (const r of rows) add(sums, r);
   const out = new Map<string, HostTraffic>();
   for (const [host, h] of sums) {
     out.set(host, { fetchCount: h.fetchCount, addresses: [...h.byAddress.values()], lastOwnAnsweredHour: h.last });
@@ -73,8 +72,7 @@ function add(sums: Map<string, Sum>, r: Row): void {
   a.ownFetches += Number(r.own_fetches);
   a.ownMisdirected += Number(r.own_misdirected);
   a.ownRefused += Number(r.own_refused);
-  const hasLast =
-    r.own_last_answered !== null && (r.own_answered_rows === undefined || Number(r.own_answered_rows) > 0);
+  const hasLast = r.own_last_answered !== null && Number(r.own_answered_rows) > 0;
   if (hasLast) {
     const last = Number(r.own_last_answered);
     h.last = Math.max(h.last ?? last, last);
