@@ -58,20 +58,6 @@ const DAILY_KEY = "host, day, address, seq";
 const DAILY_COLUMNS = `${DAILY_KEY}, fetches, answered, own_fetches, own_misdirected, own_refused, own_last_answered`;
 const hourlyOnce = (c: Ctx, where: string) => once(c, c.t.hourly, HOURLY_KEY, `${HOURLY_KEY}, count`, where);
 
-/** The window's whole UTC days and the hours of its partial days, as SQLite's TrafficReader cuts it. */
-export function spans(w: Window): { hours: [number, number][]; days: [number, number] | undefined } {
-  const from = w.startMs / HOUR_MS;
-  const to = w.endMs / HOUR_MS;
-  const firstDay = Math.ceil(from / 24);
-  const endDay = Math.floor(to / 24);
-  if (firstDay >= endDay) return { hours: [[from, to]], days: undefined };
-  const hours: [number, number][] = [
-    [from, firstDay * 24],
-    [endDay * 24, to],
-  ];
-  return { hours: hours.filter(([a, b]) => a < b), days: [firstDay, endDay] };
-}
-
 function hostWhere(t: Tables, hosts: HostFilter, w: Window): string {
   if (hosts === "all") return "1";
   if (hosts === "detail") return `host ${t.in} (SELECT host FROM ${t.detail} WHERE ${timeIn(w)} AND ${KEPT_STATUS})`;

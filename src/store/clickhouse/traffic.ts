@@ -1,4 +1,5 @@
 import type { AddressTraffic, Window } from "../../domain/diagnosis.js";
+import { windowSpans } from "../../domain/window.js";
 import * as q from "./queries.js";
 
 /** A host's traffic over a window, per server address, as HostFacts wants it. */
@@ -35,7 +36,7 @@ export async function trafficOf(
   hosts: q.HostFilter,
   w: Window,
 ): Promise<Map<string, HostTraffic>> {
-  const s = q.spans(w);
+  const s = windowSpans(w);
   const parts = [
     ...(s.days === undefined ? [] : [q.dailyTraffic(c, hosts, w, s.days)]),
     ...(s.hours.length === 0 ? [] : [q.hourlyTraffic(c, hosts, w, s.hours)]),

@@ -1,7 +1,7 @@
 import type { Window } from "../../domain/diagnosis.js";
 import { MISDIRECTED, REFUSAL_STATUSES } from "../../domain/fetch.js";
 import { ConnKind } from "../../domain/fetch-kind.js";
-import { HOUR_MS } from "../../domain/window.js";
+import { type Spans, windowSpans } from "../../domain/window.js";
 import type { Db } from "./db.js";
 
 /** A host's traffic at one server address over some span, with its own connections' figures beside the total. */
@@ -15,12 +15,6 @@ export interface AddressRow {
   own_refused: number;
   /** Latest hour of an own-connection answer other than 421. */
   own_last_answered: number | null;
-}
-
-/** Hours [from, to) and whole days [fromDay, toDay) that together make up a window. */
-interface Spans {
-  hours: [number, number][];
-  days: [number, number] | undefined;
 }
 
 type Range = { host: number; from: number; to: number };
@@ -91,17 +85,13 @@ export class TrafficReader {
     return out;
   }
 
-  /** The window cut into whole days and the hours around them, each cut to the span that holds data. */
+  /** The window's spans (windowSpans), each cut to the span that holds data. */
   private spans(w: Window): Spans {
-    const from = w.startMs / HOUR_MS;
-    const to = w.endMs / HOUR_MS;
+    const s = windowSpans(w);
     const hours = this.hourBounds.get();
-    const firstDay = Math.ceil(from / 24);
-    const endDay = Math.floor(to / 24);
-    if (firstDay >= endDay) return { hours: [cut([from, to], hours)], days: undefined };
     return {
-      hours: [cut([from, firstDay * 24], hours), cut([endDay * 24, to], hours)],
-      days: cut([firstDay, endDay], this.dayBounds.get()),
+      hours: s.hours.map((h) => cut(h, hours)),
+      days: s.days === undefined ? undefined : cut(s.days, this.dayBounds.get()),
     };
   }
 }
