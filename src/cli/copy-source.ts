@@ -72,6 +72,17 @@ export class CopySource {
     for (const r of rows) yield { requestId: r.request_id, digest: r.digest, result: JSON.parse(r.result) };
   }
 
+  /**
+   * The (crawler, fetch_id) of every detail row, whatever its day: SQLite refuses each of them again
+   * (its unique index) for as long as the row is kept, not only for the 7 days request_ids are.
+   */
+  *claims(): Generator<{ crawler: string; fetchId: string }> {
+    const rows = this.db.prepare<[], [number, string]>("SELECT crawler_id, fetch_id FROM fetch_detail").raw().iterate();
+    for (const [crawler, fetchId] of rows as Iterable<[number, string]>) {
+      yield { crawler: this.name(this.crawlers, crawler), fetchId };
+    }
+  }
+
   /** Every UTC day with data, with its figures, in day order. */
   days(): Map<number, DayFigures> {
     const byDay = new Map<number, DayFigures>();

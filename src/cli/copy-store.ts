@@ -1,7 +1,7 @@
 import { type CopyTarget, copySeq, type DayFigures, MAX_REVISIONS } from "../store/clickhouse/copy.js";
 import type { DailyRow, HourlyRow, Rows } from "../store/clickhouse/rows.js";
 import { ClickHouseStore } from "../store/clickhouse/store.js";
-import { copyRequests } from "../store/nats/copy-requests.js";
+import { copyClaims, copyRequests } from "../store/nats/copy-buckets.js";
 import { REQUEST_KEEP_MS } from "../store/nats/setup.js";
 import { check, dateOf, n } from "./copy-check.js";
 import { CopySource } from "./copy-source.js";
@@ -12,7 +12,10 @@ export interface CopyFlags {
   db: string;
   cluster?: string | undefined;
   replicated?: boolean | undefined;
-  /** NATS seeds (comma-separated): the request_ids of the last 7 days go into the cluster's requests bucket. */
+  /**
+   * NATS seeds (comma-separated): the request_ids of the last 7 days go into the cluster's requests bucket, the
+   * (crawler, fetch_id) of every detail row into its claims bucket.
+   */
   nats?: string | undefined;
   /** Most rows in one insert (hidden; a test makes it small so that a run can be killed in the middle of a day). */
   pieceRows: number;
@@ -82,14 +85,18 @@ async function copy(flags: CopyFlags, io: Io): Promise<number> {
     // After the data: a request_id the cluster answers as a replay must have its batch's rows there already.
     if (flags.nats) {
       const since = Date.now() - REQUEST_KEEP_MS;
-      const r = await copyRequests(flags.nats.split(","), source.requests(since));
+      const servers = flags.nats.split(",");
+      const r = await copyRequests(servers, source.requests(since));
       io.err.write(
         `copy-store: request_ids of the last 7 days: ${n(r.copied)} copied, ${n(r.present)} already there\n`,
       );
+      const c = await copyClaims(servers, source.claims());
+      io.err.write(`copy-store: claims of detail fetches: ${n(c.copied)} copied, ${n(c.present)} already there\n`);
     } else {
       io.err.write(
-        "copy-store: request_ids not copied (no --nats): a batch SQLite stored and a client resends to the " +
-          "cluster within 7 days would be counted again\n",
+        "copy-store: request_ids and claims not copied (no --nats): a batch SQLite stored and a client resends " +
+          "to the cluster within 7 days, or a 421, refusal or retry SQLite stored and sent again in a new batch, " +
+          "would be counted again\n",
       );
     }
     return check(days, await ch.figures(), io);

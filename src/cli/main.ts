@@ -110,7 +110,9 @@ program
   .addOption(
     new Option(
       "--nats <urls>",
-      "the cluster's NATS (comma-separated): also copy the last 7 days' request_ids, so resent batches are replays",
+      "the cluster's NATS (comma-separated): also copy the last 7 days' request_ids, so resent batches are " +
+        "replays, and the (crawler, fetch_id) of every 421, refusal and retry, so a new batch resending one is " +
+        "refused on fetch_id",
     ).env("CRAWLDIAG_NATS_URL"),
   )
   .addOption(new Option("--piece-rows <n>").argParser(whole(1)).default(50_000).hideHelp())
