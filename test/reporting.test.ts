@@ -102,4 +102,30 @@ test("a retry reported under another host still updates the host of its 421", as
   );
 });
 
+
+// GetHostDiagnosis reads a host with few detail fetches on the gRPC thread and one with many on the read worker
+// (src/store/sqlite/inline-queries.ts), each with its own cache: both give what the list computes, and neither
+// keeps an answer past the host's next batch.
+test("GetHostDiagnosis of a host with few and one with many 421s equals the list's, before and after new ones", async () => {
+  const hosts = ["few.split.example", "many.split.example"];
+  await send([...bad("few.split.example", 3), ...own("few.split.example", 4), ...bad("many.split.example", 1200)]);
+  const same = async () => {
+    const page = await list("split.example");
+    assert.equal(
+      await Promise.all(hosts.map(get)),
+      hosts.map((h) => page.find((d) => d.host === h)),
+    );
+    return page.map((d) => [d.host, d.misdirectedCount]);
+  };
+  assert.equal(await same(), [
+    ["many.split.example", 1200],
+    ["few.split.example", 3],
+  ]);
+  await send([...bad("few.split.example", 1), ...bad("many.split.example", 5)]);
+  assert.equal(await same(), [
+    ["many.split.example", 1205],
+    ["few.split.example", 4],
+  ]);
+});
+
 test.run();
