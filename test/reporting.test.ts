@@ -102,10 +102,8 @@ test("a retry reported under another host still updates the host of its 421", as
   );
 });
 
-
-// GetHostDiagnosis reads a host with few detail fetches on the gRPC thread and one with many on the read worker
-// (src/store/sqlite/inline-queries.ts), each with its own cache: both give what the list computes, and neither
-// keeps an answer past the host's next batch.
+// Whichever call computed a kept diagnosis first, GetHostDiagnosis and the list give the same one, for a host with
+// few and one with many 421s, and neither gives it past the host's next batch.
 test("GetHostDiagnosis of a host with few and one with many 421s equals the list's, before and after new ones", async () => {
   const hosts = ["few.split.example", "many.split.example"];
   await send([...bad("few.split.example", 3), ...own("few.split.example", 4), ...bad("many.split.example", 1200)]);

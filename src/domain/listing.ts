@@ -44,27 +44,6 @@ export async function hostDiagnosis(ctx: ReadContext, raw: string, window: Windo
   return diagnosisOf(ctx, ctx.cache.entry(w), hostId, host, w);
 }
 
-/**
- * hostDiagnosis, if the diagnosis is kept or computing it reads at most `maxDetail` detail fetches; undefined if
- * it would read more (the caller then asks a thread where a long read holds up nobody else).
- */
-export async function lightHostDiagnosis(
-  ctx: ReadContext,
-  raw: string,
-  window: WindowInput | undefined,
-  nowMs: number,
-  maxDetail: number,
-): Promise<Diagnosis | undefined> {
-  const w = resolveWindow(window, nowMs, ctx.rules.defaultWindowDays);
-  const { host, hostId } = await knownHost(ctx.store, raw);
-  const entry = ctx.cache.entry(w);
-  if (!entry.diagnoses.has(hostId)) {
-    const n = (await ctx.store.detailCount?.(hostId, w, maxDetail + 1)) ?? Number.POSITIVE_INFINITY;
-    if (n > maxDetail) return undefined;
-  }
-  return diagnosisOf(ctx, entry, hostId, host, w);
-}
-
 /** The host's diagnosis: kept from an earlier call unless its data changed since, else computed and kept. */
 async function diagnosisOf(
   ctx: ReadContext,

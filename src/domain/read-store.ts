@@ -34,11 +34,6 @@ export interface ReadStore {
   findHost(name: string): Awaitable<number | undefined>;
   hourlyStats(hostId: number, w: Window): Awaitable<HourlyRow[]>;
   hostFacts(hostId: number, host: string, w: Window): Awaitable<HostFacts>;
-  /**
-   * The host's detail fetches in the window, counted up to `atMost` and no further: what hostFacts will read, for
-   * a store whose reads can run on the thread that serves calls (SQLite's), and must then be known to be short.
-   */
-  detailCount?(hostId: number, w: Window, atMost: number): Awaitable<number>;
   /** Every host with a 421 or a refusal in the window, with those fetches. */
   detailByHost(w: Window): Iterable<HostDetail> | AsyncIterable<HostDetail>;
   hostsFetched(w: Window): Awaitable<number[]>;

@@ -4,21 +4,17 @@ import type { Config } from "../../config.js";
 import type { Logger } from "../../log.js";
 import type { Metrics } from "../../metrics.js";
 import { openDb } from "./db.js";
-import { InlineQueries } from "./inline-queries.js";
 import { ReadPool } from "./read-pool.js";
 import { WriteQueue } from "./write-queue.js";
 
 const PURGE_EVERY_MS = 3_600_000;
 
-/**
- * The embedded default: one SQLite file, one write worker behind a bounded queue, one read worker, and the gRPC
- * thread's own connection for the diagnoses of light hosts (inline-queries.ts).
- */
+/** The embedded default: one SQLite file, one write worker behind a bounded queue, one read worker. */
 export async function openSqliteBackend(config: Config, log: Logger, metrics: Metrics, now: () => number) {
   // Brings the schema up to date before the workers open their own connections: one writes, one answers queries.
   openDb(config.dbPath, { sync: config.sync }).close();
   const maxBytes = config.maxDbMb * 1024 * 1024;
-  const [writes, pool] = await Promise.all([
+  const [writes, reads] = await Promise.all([
     WriteQueue.start(
       {
         dbPath: config.dbPath,
@@ -32,7 +28,6 @@ export async function openSqliteBackend(config: Config, log: Logger, metrics: Me
     ),
     ReadPool.start({ dbPath: config.dbPath, sync: config.sync, cacheMb: 16, rules: config.rules }, log),
   ]);
-  const reads = new InlineQueries(pool, config.dbPath, config.rules);
   // Cached diagnoses hear of every commit before its batches are acknowledged.
   writes.onChanges((changes) => reads.changed(changes));
   writes.onCommitted((g) => metrics.committed(g));

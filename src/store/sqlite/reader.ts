@@ -55,7 +55,6 @@ export class Reader implements ReadStore {
   private readonly crawlerName;
   private readonly names = { address: new Map<number, string>(), crawler: new Map<number, string>() };
   private readonly hostDetail;
-  private readonly detailCounted;
   private readonly detailHosts;
   private readonly alerts;
 
@@ -77,13 +76,6 @@ export class Reader implements ReadStore {
         `SELECT ${DETAIL_COLUMNS} WHERE d.host_id = ? AND d.time_ms >= ? AND d.time_ms < ? AND ${KEPT_STATUS}`,
       )
       .raw(true);
-    // Index entries only (host_id, time_ms): the bound is known in microseconds, without reading a row.
-    this.detailCounted = db
-      .prepare<[number, number, number, number], number>(
-        `SELECT COUNT(*) FROM (SELECT 1 FROM fetch_detail INDEXED BY fetch_detail_host_time
-          WHERE host_id = ? AND time_ms >= ? AND time_ms < ? LIMIT ?)`,
-      )
-      .pluck();
     this.detailHosts = db
       .prepare<[number, number], number>(
         `SELECT DISTINCT d.host_id FROM fetch_detail d WHERE d.time_ms >= ? AND d.time_ms < ? AND ${KEPT_STATUS}`,
@@ -112,10 +104,6 @@ export class Reader implements ReadStore {
     const first = this.firstHour.get() ?? 0;
     const last = this.lastHour.get() ?? -1;
     return { host, from: Math.max(from, first), to: Math.min(to, last + 1) };
-  }
-
-  detailCount(hostId: number, w: Window, atMost: number): number {
-    return this.detailCounted.get(hostId, w.startMs, w.endMs, atMost) ?? 0;
   }
 
   /** The facts of one host, for GetHostDiagnosis. */
