@@ -107,30 +107,41 @@ export async function slicedFlood(c: RawIngest, everyMs: number, s: Slices, endA
   return Promise.all(calls);
 }
 
-export interface Flooder {
-  /** Floods in the odd slices until `endAt`; resolves with its calls once the last is answered. */
+export interface ClientChild {
+  /** Sends until `endAt` (a flood: in the odd slices only); resolves with its calls once the last is answered. */
   run(s: Slices, endAt: number): Promise<Sent[]>;
   close(): void;
 }
 
-/** A flooding client in a child process, so that its sending never shares the measured client's event loop. */
-export async function forkFlooder(port: number, token: string, batch: number, everyMs: number): Promise<Flooder> {
-  const child = fork(fileURLToPath(new URL("./flood-child.ts", import.meta.url)), [], {
+export interface ClientOptions {
+  tag: string;
+  /** Records in each call. */
+  batch: number;
+  everyMs: number;
+  /** paced: one call at a time, as a reporter sends; flood: without waiting for answers, in the odd slices. */
+  mode: "paced" | "flood";
+  /** Process priority, as for os.setPriority: above 0 yields the CPU to every other process. */
+  nice?: number;
+}
+
+/** A client in a child process of its own (client-child.ts). */
+export async function forkClient(port: number, token: string, o: ClientOptions): Promise<ClientChild> {
+  const child = fork(fileURLToPath(new URL("./client-child.ts", import.meta.url)), [], {
     execArgv: ["--import", "tsx"],
     // The token goes by the environment: arguments show in `ps`.
     env: {
       ...process.env,
-      FLOOD_PORT: String(port),
-      FLOOD_TOKEN: token,
-      FLOOD_BATCH: String(batch),
-      FLOOD_EVERY_MS: String(everyMs),
+      CLIENT_PORT: String(port),
+      CLIENT_TOKEN: token,
+      CLIENT_TAG: o.tag,
+      CLIENT_BATCH: String(o.batch),
+      CLIENT_EVERY_MS: String(o.everyMs),
+      CLIENT_MODE: o.mode,
     },
   });
-  // A flood comes from other machines: its own CPU must not be what slows the server or the client beside it on
-  // this one's two cores. Niced, it still gets every moment they leave idle, which is most of them.
-  if (child.pid !== undefined) setPriority(child.pid, 10);
+  if (child.pid !== undefined && o.nice !== undefined) setPriority(child.pid, o.nice);
   const next = () => new Promise<unknown>((resolve) => child.once("message", resolve));
-  if ((await next()) !== "ready") throw new Error("the flooding client did not start");
+  if ((await next()) !== "ready") throw new Error(`the ${o.tag} client did not start`);
   return {
     run: async (s, endAt) => {
       const answer = next();
