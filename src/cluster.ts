@@ -4,6 +4,7 @@ import type { Logger } from "./log.js";
 import { ClickHouseQueries } from "./store/clickhouse/queries-runner.js";
 import { ClickHouseStore } from "./store/clickhouse/store.js";
 import { Drainer, logBacklog } from "./store/nats/drain.js";
+import { Handoff } from "./store/nats/handoff.js";
 import { LogIngest } from "./store/nats/ingest.js";
 import { connectLog } from "./store/nats/setup.js";
 
@@ -27,12 +28,14 @@ export async function openClusterBackend(config: Config, cluster: ClusterConfig,
   });
   const needsStore = roles.has("query") || roles.has("writer");
   const store = needsStore ? new StoreHolder(cluster, log) : undefined;
+  // A node that both logs and drains batches stores them as its ingest validated them.
+  const handoff = roles.has("ingest") && roles.has("writer") ? new Handoff() : undefined;
   let drainer: Drainer | undefined;
   let purgeTimer: NodeJS.Timeout | undefined;
   if (roles.has("writer") && store !== undefined) {
     // Started once ClickHouse answers; batches wait in the log meanwhile.
     store.whenOpen(async (s) => {
-      drainer = new Drainer(nats, s, log);
+      drainer = new Drainer(nats, s, log, { handoff });
       await drainer.start();
       const purge = async () => {
         try {
@@ -47,7 +50,7 @@ export async function openClusterBackend(config: Config, cluster: ClusterConfig,
     });
   }
   const ingest = roles.has("ingest")
-    ? new LogIngest(nats, { maxBatch: config.maxBatch, retentionDays: config.retentionDays })
+    ? new LogIngest(nats, { maxBatch: config.maxBatch, retentionDays: config.retentionDays }, handoff)
     : undefined;
   const queries =
     roles.has("query") && store !== undefined

@@ -12,8 +12,9 @@ import type { BatchStore, LoggedBatch } from "../src/domain/logged-batch.js";
 import type { FetchRecord } from "../src/gen/webmasterid/crawldiag/v1/fetch.js";
 import { RecordFetchesRequest } from "../src/gen/webmasterid/crawldiag/v1/ingest.js";
 import { createLogger } from "../src/log.js";
-import { contextHeaders } from "../src/store/nats/batch-message.js";
+import { contextHeaders, replayMessage } from "../src/store/nats/batch-message.js";
 import { Drainer } from "../src/store/nats/drain.js";
+import { Handoff } from "../src/store/nats/handoff.js";
 import { LogIngest } from "../src/store/nats/ingest.js";
 import { findEntry } from "../src/store/nats/request-entry.js";
 import { connectLog, type NatsLog, STREAM, SUBJECT } from "../src/store/nats/setup.js";
@@ -141,6 +142,48 @@ test("batches acknowledged by the log reach the writer once, with the fetches an
   assert.is(lag.pending + lag.ackPending, 0);
   assert.ok(lag.lastWriteMs !== undefined);
   await drainer.stop();
+});
+
+test("a node with both roles stores the fetches its ingest validated: those a writer reading the log would store", async () => {
+  const now = Date.now();
+  const shared421 = record({ statusCode: MISDIRECTED, fetchId: "handed-421" });
+  const first = encode(requestId("h"), [record(), shared421, record({ statusCode: 0 }), record({ url: "" })]);
+  const second = encode(requestId("h"), [record(), { ...shared421, url: "https://api.example.com/" }, record()]);
+  const log = await open();
+  const handoff = new Handoff();
+  const ingest = new LogIngest(log, { maxBatch: 5000, retentionDays: 90 }, handoff);
+  await ingest.submit(received(first, now));
+  await ingest.submit(received(second, now));
+  // A resend is answered from its entry: nothing more is logged or handed over.
+  assert.ok((await ingest.submit(received(second, now))).replayed);
+  const info = await log.jsm.streams.info(STREAM);
+  const seqs = [info.state.first_seq, info.state.last_seq];
+  assert.is(info.state.messages, 2);
+  const fromLog = [];
+  for (const seq of seqs) {
+    const m = await log.jsm.streams.getMessage(STREAM, { seq });
+    fromLog.push(replayMessage(m.data, m.header).accepted);
+    assert.ok(handoff.get(seq) !== undefined, `seq ${seq} handed over`);
+  }
+  // The invalid records (no status, no url) and the refused 421 are left out.
+  assert.equal(
+    fromLog.map((fs) => fs.map((f) => f.index)),
+    [
+      [0, 1],
+      [0, 2],
+    ],
+  );
+
+  const store = new RecordingStore();
+  const drainer = new Drainer(log, store, quiet, { handoff });
+  await drainer.start();
+  await waitFor("both batches stored", () => store.bySeq.size === 2);
+  await drainer.stop();
+  assert.equal(
+    seqs.map((seq) => store.bySeq.get(seq)?.fetches),
+    fromLog,
+  );
+  for (const seq of seqs) assert.is(handoff.get(seq), undefined, `seq ${seq} let go once stored`);
 });
 
 test("a request_id sent again through another node gets its first result, replayed; another batch under it is ALREADY_EXISTS", async () => {

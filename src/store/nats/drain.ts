@@ -2,6 +2,7 @@ import type { ConsumerMessages, JsMsg } from "nats";
 import type { BatchStore, LoggedBatch } from "../../domain/logged-batch.js";
 import type { Logger } from "../../log.js";
 import { replayMessage } from "./batch-message.js";
+import type { Handoff } from "./handoff.js";
 import { createEntry, findEntry } from "./request-entry.js";
 import { type NatsLog, STREAM, WRITERS } from "./setup.js";
 
@@ -14,6 +15,8 @@ export interface DrainerOptions {
   windowMs?: number;
   /** First delay before a failed write is tried again; it doubles up to 30 s (default 500 ms). */
   retryMs?: number;
+  /** This node's ingest, if it has one: the batches it logged, already validated (handoff.ts). */
+  handoff?: Handoff | undefined;
 }
 
 /** The log's backlog as one writer sees it. */
@@ -46,6 +49,7 @@ export class Drainer {
   private readonly maxRecords: number;
   private readonly windowMs: number;
   private readonly retryMs: number;
+  private readonly handoff: Handoff | undefined;
   private messages: ConsumerMessages | undefined;
   private running: Promise<void> | undefined;
   private stopping = false;
@@ -63,6 +67,7 @@ export class Drainer {
     this.maxRecords = opts.maxRecords ?? 100_000;
     this.windowMs = opts.windowMs ?? 150;
     this.retryMs = opts.retryMs ?? 500;
+    this.handoff = opts.handoff;
   }
 
   /**
@@ -143,7 +148,10 @@ export class Drainer {
         for (const b of taken) if (b !== undefined) bySeq.set(b.seq, b);
         if (bySeq.size > 0) await this.store.write([...bySeq.values()]);
         this.lastWriteMs = Date.now();
-        for (const m of group) m.ack();
+        for (const m of group) {
+          m.ack();
+          this.handoff?.done(m.seq);
+        }
         return;
       } catch (e) {
         this.logger.error("log writer: storing a group failed, will retry", {
@@ -180,6 +188,8 @@ export class Drainer {
    * one is stored), or when the message is not a batch at all.
    */
   private async take(msg: JsMsg): Promise<LoggedBatch | undefined> {
+    const handed = this.handoff?.get(msg.seq);
+    if (handed !== undefined) return { seq: msg.seq, fetches: handed };
     let m: ReturnType<typeof replayMessage>;
     try {
       m = replayMessage(msg.data, msg.headers);

@@ -35,6 +35,7 @@ import { DAY_MS } from "../../domain/window.js";
 import { contextHeaders, decodeBatch, replayMessage, settle, validate } from "./batch-message.js";
 import { claimant, claimDetail, release } from "./claims.js";
 import { isNotFound, logError } from "./errors.js";
+import type { Handoff } from "./handoff.js";
 import { createEntry, findEntry, type RequestEntry, replayOf } from "./request-entry.js";
 import { type NatsLog, STREAM, SUBJECT } from "./setup.js";
 
@@ -55,6 +56,8 @@ export class LogIngest implements IngestSink {
   constructor(
     private readonly log: NatsLog,
     private readonly opts: LogIngestOptions,
+    /** This node's writer, if it has one: takes the accepted fetches of each batch logged here. */
+    private readonly handoff?: Handoff,
   ) {
     this.deadlineMs = opts.deadlineMs ?? 10_000;
   }
@@ -95,7 +98,7 @@ export class LogIngest implements IngestSink {
     const ctx = { nowMs: b.nowMs, oldestMs: days === 0 ? 0 : b.nowMs - days * DAY_MS, denied: b.deniedCrawlers };
     const { fetches, rejections } = validate(batch.records, ctx);
     const claims = await claimDetail(this.log.claims, claimant(requestId, digest), fetches);
-    const { result } = settle(fetches, rejections, claims.refused);
+    const { accepted, result } = settle(fetches, rejections, claims.refused);
     const ack = await this.log.js.publish(SUBJECT, b.bytes, {
       msgID: requestId,
       headers: contextHeaders({ ...ctx, refused: claims.refused }),
@@ -104,7 +107,10 @@ export class LogIngest implements IngestSink {
     if (ack.duplicate) entry = await this.firstCopy(requestId, ack.seq);
     else entry = await createEntry(this.log.requests, requestId, { digest, result, seq: ack.seq });
     // Ours: answered with our own result object (its full rejections feed the metrics, see rejectionsOf).
-    if (entry.seq === ack.seq && !ack.duplicate) return result;
+    if (entry.seq === ack.seq && !ack.duplicate) {
+      this.handoff?.put(ack.seq, accepted);
+      return result;
+    }
     try {
       return replayOf(entry, digest);
     } catch (e) {
