@@ -184,8 +184,8 @@ export class Drainer {
   }
 
   /**
-   * Decodes a message into its batch; undefined when the request entry names another copy of its request_id (that
-   * one is stored), or when the message is not a batch at all.
+   * A message's batch: as this node's ingest handed it over, or else decoded from the message; undefined when the
+   * request entry names another copy of its request_id (that one is stored), or when the message is not a batch.
    */
   private async take(msg: JsMsg): Promise<LoggedBatch | undefined> {
     const handed = this.handoff?.get(msg.seq);
