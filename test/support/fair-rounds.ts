@@ -13,7 +13,7 @@ const EDGE_MS = 30;
 // in doubt, more rounds are measured and pooled with it (never instead of it), up to this many. On these shared
 // machines a p99 sits where the machine's own stalls begin (p99 3 to 4 times p50 with the flood off), so the
 // pooled ratio of two runs alike spreads by some 0.1 after 8 rounds (0.92 and 1.18 measured), around a true cost
-// of the flood of about 5%. With 3, then 6 rounds, CI runs ended 6% and 5% past the bound (8.1 against 6.4 ms, 7.36
+// of the flood of 5 to 10% (1.08 pooled over 12 rounds). With 3, then 6 rounds, CI runs ended 6% and 5% past the bound (8.1 against 6.4 ms, 7.36
 // against 5.86); the bound stays, the pooled measurement gets longer.
 export const MAX_ROUNDS = 20;
 
