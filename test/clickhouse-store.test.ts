@@ -203,6 +203,29 @@ test("writing the same batches again, grouped differently, changes no figure; a 
   }
 });
 
+test("a get after batches were rewritten since the node's last call counts each fetch once", async () => {
+  // A get reads the host's facts beside findHost with the rewritten seqs the last call found: here none, stale.
+  const store = await openStore();
+  try {
+    const batches = batchesOf(traffic(), 9);
+    await store.write(batches);
+    const window = { startTime: JUNE.startTime, endTime: JUNE.endTime };
+    const get = (host: string) =>
+      hostDiagnosis(
+        { store: store.reads(), rules: DEFAULT_THRESHOLDS, cache: new DiagnosisCache() },
+        host,
+        window,
+        JUNE_W.endMs,
+      );
+    const before = await get("vh.shop.example");
+    assert.is(before.fetchCount, 5);
+    await store.write(batches);
+    assert.equal(await get("vh.shop.example"), before);
+  } finally {
+    await store.close();
+  }
+});
+
 test("more rewritten batches than a query can list are deduplicated through a subquery", async () => {
   const store = await openStore();
   try {

@@ -40,7 +40,7 @@ export interface ReadContext {
 
 export async function hostDiagnosis(ctx: ReadContext, raw: string, window: WindowInput | undefined, nowMs: number) {
   const w = resolveWindow(window, nowMs, ctx.rules.defaultWindowDays);
-  const { host, hostId } = await knownHost(ctx.store, raw);
+  const { host, hostId } = await knownHost(ctx.store, raw, w);
   return diagnosisOf(ctx, ctx.cache.entry(w), hostId, host, w);
 }
 

@@ -34,6 +34,11 @@ export interface ReadStore {
   findHost(name: string): Awaitable<number | undefined>;
   hourlyStats(hostId: number, w: Window): Awaitable<HourlyRow[]>;
   hostFacts(hostId: number, host: string, w: Window): Awaitable<HostFacts>;
+  /**
+   * A hint, given before findHost: hostFacts(host, w) follows unless the host is unknown. A store that answers
+   * over the network may start reading them now, rather than one round trip later.
+   */
+  prefetchFacts?(host: string, w: Window): void;
   /** Every host with a 421 or a refusal in the window, with those fetches. */
   detailByHost(w: Window): Iterable<HostDetail> | AsyncIterable<HostDetail>;
   hostsFetched(w: Window): Awaitable<number[]>;

@@ -1,3 +1,4 @@
+import type { Window } from "./diagnosis.js";
 import { DomainError, invalidArgument } from "./errors.js";
 import { MISDIRECTED } from "./fetch.js";
 import { normaliseQueryHost } from "./host.js";
@@ -22,11 +23,19 @@ export interface HostStats {
   buckets: { startTime: Date; fetchCount: number; misdirectedCount: number }[];
 }
 
-/** Resolves and checks a host named in a query; an unknown host is NOT_FOUND. */
-export async function knownHost(store: ReadStore, raw: string): Promise<{ host: string; hostId: number }> {
+/**
+ * Resolves and checks a host named in a query; an unknown host is NOT_FOUND. `factsOver`: the caller reads the
+ * host's facts over that window next (ReadStore.prefetchFacts).
+ */
+export async function knownHost(
+  store: ReadStore,
+  raw: string,
+  factsOver?: Window,
+): Promise<{ host: string; hostId: number }> {
   if (raw === "") throw invalidArgument("host", "required");
   const host = normaliseQueryHost(raw);
   if (host === undefined) throw invalidArgument("host", "not a valid DNS name or IP address (with optional :port)");
+  if (factsOver !== undefined) store.prefetchFacts?.(host, factsOver);
   const hostId = await store.findHost(host);
   if (hostId === undefined) throw new DomainError("not_found", `host: ${host} has never been seen`);
   return { host, hostId };

@@ -1,5 +1,5 @@
 import { DiagnosisCache } from "../../domain/diagnosis-cache.js";
-import { HostIds } from "./reader.js";
+import { HostIds } from "./host-ids.js";
 
 /** The diagnoses a query node computed, and the host ids they are keyed by, valid for one store version. */
 export interface Kept {

@@ -6,6 +6,9 @@ import type { Logger } from "../../log.js";
 import { VersionedCache } from "./changes.js";
 import type { ClickHouseStore } from "./store.js";
 
+/** The calls that read the rows of one host only. */
+const ONE_HOST: ReadonlySet<QueryName> = new Set(["hostDiagnosis", "hostStats"]);
+
 /**
  * The queries on ClickHouse. Writers on other nodes change the data without telling this one, and every query
  * node must give the same answer: a list page keeps diagnoses only while the store's version stays the same
@@ -27,7 +30,8 @@ export class ClickHouseQueries implements QueryRunner {
     const query = QUERIES[name] as (c: unknown, q: QueryInput<N>, nowMs: number) => Promise<QueryOutput<N>>;
     try {
       if (name !== "listDiagnoses") {
-        return await query({ store: store.reads(), rules: this.rules, cache: new DiagnosisCache() }, input, nowMs);
+        const reads = store.reads(undefined, ONE_HOST.has(name));
+        return await query({ store: reads, rules: this.rules, cache: new DiagnosisCache() }, input, nowMs);
       }
       const { cache, ids } = this.lists.at(await store.version());
       return await query({ store: store.reads(ids), rules: this.rules, cache }, input, nowMs);

@@ -3,6 +3,7 @@ import type { HostFacts, Window } from "../../domain/diagnosis.js";
 import type { AlertRow, HostDetail, HourlyRow, ReadStore } from "../../domain/read-store.js";
 import { HOUR_MS } from "../../domain/window.js";
 import { detailsOf } from "./detail.js";
+import type { HostIds } from "./host-ids.js";
 import * as q from "./queries.js";
 import { type HostTraffic, trafficOf } from "./traffic.js";
 
@@ -14,29 +15,20 @@ interface Memo {
 }
 
 const sameWindow = (a: Window, b: Window) => a.startMs === b.startMs && a.endMs === b.endMs;
+const sameSeqs = (a: readonly number[], b: readonly number[]) => a.length === b.length && a.every((s, i) => s === b[i]);
 
-/** Host names interned as the numbers the domain keys its maps by; shared by the readers of one store version. */
-export class HostIds {
-  private readonly ids = new Map<string, number>();
-  private readonly names: string[] = [];
+/** The seqs written more than once as a call on this node last read them (sorted), for the next call to start with. */
+export class Rewrites {
+  seqs: readonly number[] = [];
+}
 
-  idOf(host: string): number {
-    let id = this.ids.get(host);
-    if (id === undefined) {
-      id = this.names.length;
-      this.names.push(host);
-      this.ids.set(host, id);
-    }
-    return id;
-  }
-
-  nameOf(hostId: number): string {
-    return this.names[hostId] ?? "";
-  }
-
-  get size(): number {
-    return this.names.length;
-  }
+export interface ReaderOptions {
+  rewrites: Rewrites;
+  /**
+   * The call reads one host: each query on one thread. Its few granules gain nothing from more, and on a busy
+   * server a second thread only waits for a core (get p50 17.2 -> 14.5 ms on a 10M store, 18.16).
+   */
+  oneHost?: boolean;
 }
 
 /**
@@ -47,24 +39,31 @@ export class HostIds {
 export class ClickHouseReader implements ReadStore {
   private memo: Memo | undefined;
   private ctx: Promise<q.Ctx> | undefined;
+  private early: { host: string; w: Window; facts: Promise<HostFacts> } | undefined;
 
   constructor(
     private readonly client: ClickHouseClient,
     private readonly t: q.Tables,
-    private readonly hosts = new HostIds(),
+    private readonly hosts: HostIds,
+    private readonly opts: ReaderOptions,
   ) {}
 
   /** The tables and the seqs written more than once, read once for the call (a handful, or none). */
   private context(): Promise<q.Ctx> {
-    this.ctx ??= this.select<{ seq: string | number }>(q.rewrittenSeqs(this.t)).then((rows) => ({
-      t: this.t,
-      rewritten: rows.map((r) => Number(r.seq)),
-    }));
+    this.ctx ??= this.select<{ seq: string | number }>(q.rewrittenSeqs(this.t)).then((rows) => {
+      const rewritten = rows.map((r) => Number(r.seq)).sort((a, b) => a - b);
+      this.opts.rewrites.seqs = rewritten;
+      return { t: this.t, rewritten };
+    });
     return this.ctx;
   }
 
   private async select<T>(query: string): Promise<T[]> {
-    const rs = await this.client.query({ query, format: "JSONEachRow" });
+    const rs = await this.client.query({
+      query,
+      format: "JSONEachRow",
+      clickhouse_settings: this.opts.oneHost ? { max_threads: 1 } : {},
+    });
     return rs.json<T>();
   }
 
@@ -113,10 +112,37 @@ export class ClickHouseReader implements ReadStore {
     }));
   }
 
-  async hostFacts(hostId: number, host: string, w: Window): Promise<HostFacts> {
+  /**
+   * Reads the host's facts while findHost runs, with the rewritten seqs the node's last call found: one round
+   * trip instead of two (get p50 -3 ms). Should this call's own read of them differ, the facts are read again.
+   * Its read runs beside the facts' rather than before them: a seq flagged between the two is then either seen
+   * (read again) or flagged after this call's own read, as when that read came first.
+   */
+  prefetchFacts(host: string, w: Window): void {
+    const guess = this.opts.rewrites.seqs;
+    const early = this.factsIn({ t: this.t, rewritten: guess }, host, w);
+    early.catch(() => undefined);
+    const facts = this.context().then((c) => (sameSeqs(c.rewritten, guess) ? early : this.factsIn(c, host, w)));
+    // Unused if the host turns out unknown: its failure is not this call's.
+    facts.catch(() => undefined);
+    this.early = { host, w, facts };
+  }
+
+  async hostFacts(_hostId: number, host: string, w: Window): Promise<HostFacts> {
+    const early = this.early;
+    this.early = undefined;
+    if (early !== undefined && early.host === host && sameWindow(early.w, w)) return early.facts;
+    return this.factsIn(await this.context(), host, w);
+  }
+
+  private async factsIn(c: q.Ctx, host: string, w: Window): Promise<HostFacts> {
     const filter = { host };
-    const [detail, traffic] = await Promise.all([this.details(filter, w), this.traffic(filter, w)]);
-    const d = detail.get(host) ?? { hostId, host, misdirected: [], refused: [] };
+    const select = this.select.bind(this);
+    const [detail, traffic] = await Promise.all([
+      detailsOf(select, c, filter, w, (h) => this.idOf(h)),
+      trafficOf(select, c, filter, w),
+    ]);
+    const d = detail.get(host) ?? { hostId: this.idOf(host), host, misdirected: [], refused: [] };
     return factsOf(d, w, traffic.get(host));
   }
 

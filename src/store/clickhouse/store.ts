@@ -4,9 +4,10 @@ import type { LoggedBatch } from "../../domain/logged-batch.js";
 import type { ReadStore } from "../../domain/read-store.js";
 import { connect } from "./connection.js";
 import { CopyTarget } from "./copy.js";
+import { HostIds } from "./host-ids.js";
 import { applySchema } from "./migrate.js";
 import { storeVersion, type Tables, totalDetail, totalFetches } from "./queries.js";
-import { ClickHouseReader, HostIds } from "./reader.js";
+import { ClickHouseReader, Rewrites } from "./reader.js";
 import { purge } from "./retention.js";
 import { partitionOf, type Rows, toRows } from "./rows.js";
 import { type SchemaOptions, tableName } from "./schema.js";
@@ -29,6 +30,7 @@ const MAX_PARTITIONS_PER_INSERT = 100;
  */
 export class ClickHouseStore {
   private readonly tables: Tables;
+  private readonly rewrites = new Rewrites();
 
   private constructor(
     private readonly client: ClickHouseClient,
@@ -136,9 +138,12 @@ export class ClickHouseStore {
     });
   }
 
-  /** A ReadStore for one query call; host ids are interned in `ids`, which may outlive it (changes.ts). */
-  reads(ids = new HostIds()): ReadStore {
-    return new ClickHouseReader(this.client, this.tables, ids);
+  /**
+   * A ReadStore for one query call; host ids are interned in `ids`, which may outlive it (changes.ts). `oneHost`:
+   * the call reads a single host's rows (see ReaderOptions).
+   */
+  reads(ids = new HostIds(), oneHost = false): ReadStore {
+    return new ClickHouseReader(this.client, this.tables, ids, { rewrites: this.rewrites, oneHost });
   }
 
   /** What copy-store reads and keeps beside the rows it writes through recordSeqs() and insertAll(). */
@@ -157,7 +162,7 @@ export class ClickHouseStore {
 
   /** Fetches counted and detail rows kept, each batch once however often it was written. */
   async counts(): Promise<{ fetches: number; detail: number }> {
-    const reads = new ClickHouseReader(this.client, this.tables);
+    const reads = new ClickHouseReader(this.client, this.tables, new HostIds(), { rewrites: this.rewrites });
     const [fetches, detail] = await Promise.all([reads.count(totalFetches), reads.count(totalDetail)]);
     return { fetches, detail };
   }
