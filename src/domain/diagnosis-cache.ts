@@ -47,6 +47,21 @@ export class DiagnosisCache {
     return e;
   }
 
+  /**
+   * A copy to apply changes to while calls that began before them go on writing to this one: a diagnosis such a
+   * call read before a change then never lands in the copy (ClickHouse's query nodes, store/clickhouse/changes.ts).
+   */
+  copy(): DiagnosisCache {
+    const out = new DiagnosisCache();
+    for (const [key, e] of this.windows) {
+      const c = new WindowEntry(out);
+      for (const [id, d] of e.diagnoses) c.diagnoses.set(id, d);
+      c.candidates = e.candidates === undefined ? undefined : new Map(e.candidates);
+      out.windows.set(key, c);
+    }
+    return out;
+  }
+
   changed(c: StoreChanges): void {
     for (const e of this.windows.values()) {
       for (const id of c.hosts) e.diagnoses.delete(id);

@@ -117,9 +117,14 @@ async function candidates(ctx: ReadContext, w: Window, everyHost: boolean, match
     }
     entry.candidates = found;
   } else {
+    const stale: string[] = [];
     for (const [hostId, known] of entry.candidates) {
       const host = known === "" ? await store.nameOf(hostId) : known;
       if (known === "") entry.candidates.set(hostId, host);
+      if (matches(host) && !entry.diagnoses.has(hostId)) stale.push(host);
+    }
+    if (stale.length > 1) await store.prefetchFactsOf?.(stale, w);
+    for (const [hostId, host] of entry.candidates) {
       if (!matches(host)) continue;
       const d = await diagnosisOf(ctx, entry, hostId, host, w);
       // A host reported changed that has, after all, no 421 or refusal in this window.

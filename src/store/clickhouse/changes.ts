@@ -1,35 +1,92 @@
 import { DiagnosisCache } from "../../domain/diagnosis-cache.js";
 import { HostIds } from "./host-ids.js";
 
-/** The diagnoses a query node computed, and the host ids they are keyed by, valid for one store version. */
+/** The diagnoses a query node computed, and the host ids they are keyed by. */
 export interface Kept {
   cache: DiagnosisCache;
   ids: HostIds;
 }
 
+/** store_changes as one query read it: count and checksum of every change, and the ids of the recent ones. */
+export interface ChangeLog {
+  count: number;
+  sum: bigint;
+  last: number;
+  recent: number[];
+}
+
+/** The hosts some changes touched; `whole`: how many of those changes listed every host they touched. */
+export interface TouchedHosts {
+  hosts: string[];
+  detail: string[];
+  whole: number;
+}
+
+/** What the store tells about its changes (ClickHouseStore). */
+export interface ChangeFeed {
+  changes(sinceMs: number): Promise<ChangeLog>;
+  touched(ids: readonly number[], sinceMs: number): Promise<TouchedHosts>;
+}
+
+// A change's time is taken by its writer before its rows are stored, on that writer's clock: one that becomes
+// visible later than this after it, or with a clock further behind, is not found among the recent ones, and the
+// checksum then fails and everything is dropped. Correct either way; only slower.
+const HORIZON_MS = 60_000;
 // Past this many interned hosts (a listing that included every host fetched), start afresh rather than grow.
 const MAX_IDS = 2_000_000;
+// Past this many changes since the last page, reading what they touched costs about what recomputing does.
+const MAX_CHANGES = 2000;
+const WRAP = 2n ** 64n;
 
 /**
- * Diagnoses kept across calls while the store does not change. Writers on any node record each finished write
- * and each purge in store_changes after the rows are stored, so a version read before a computation that equals
- * the one read before the next call means the data are the same: the kept diagnoses are what a computation from
- * scratch would give. Any change drops everything kept (SQLite's cache drops only the hosts a write touched;
- * knowing those here would mean reading what each write touched).
+ * Diagnoses kept across calls, dropped host by host as writes on any node touch them, as SQLite's cache is.
+ * Writers record each finished write in store_changes after its rows are stored, and the hosts it touched in
+ * store_changed_hosts before that. Before a page, the node reads the count and checksum of the changes and the ids
+ * of the recent ones: if the new recent ids account exactly for the new count and checksum, the hosts they touched
+ * are dropped from a copy of what was kept (calls still running on the old one write to it, not to the copy, so a
+ * diagnosis read before a change can never outlive it); if not, or if a change did not list its hosts (a purge),
+ * everything is dropped.
  */
 export class VersionedCache {
-  private version: string | undefined;
+  private seen: Seen | undefined;
   private kept: Kept = fresh();
+  private turn: Promise<unknown> = Promise.resolve();
 
-  /** What is kept for `version`; nothing, if the store changed since the last call. */
-  at(version: string): Kept {
-    if (version !== this.version || this.kept.ids.size > MAX_IDS) {
-      this.version = version;
-      this.kept = fresh();
-    }
+  /** What is kept for the store as it is now. Calls take turns: each compares with what the previous one read. */
+  at(feed: ChangeFeed): Promise<Kept> {
+    const next = this.turn.then(() => this.update(feed));
+    this.turn = next.catch(() => undefined);
+    return next;
+  }
+
+  private async update(feed: ChangeFeed): Promise<Kept> {
+    const before = this.seen;
+    // Until this call has applied what it read, the next one must not take it as seen.
+    this.seen = undefined;
+    const since = (before?.last ?? Date.now()) - HORIZON_MS;
+    const log = await feed.changes(since);
+    this.kept = await this.after(feed, before, log, since);
+    this.seen = { ...log, ids: new Set(log.recent) };
     return this.kept;
   }
+
+  private async after(feed: ChangeFeed, before: Seen | undefined, log: ChangeLog, since: number): Promise<Kept> {
+    if (before === undefined) return fresh();
+    if (log.count === before.count && log.sum === before.sum) return this.kept;
+    const added = log.recent.filter((id) => !before.ids.has(id));
+    const sum = added.reduce((s, id) => s + BigInt(id), before.sum) % WRAP;
+    const accounted = log.count === before.count + added.length && log.sum === sum;
+    if (!accounted || added.length > MAX_CHANGES || this.kept.ids.size > MAX_IDS) return fresh();
+    const touched = await feed.touched(added, since);
+    if (touched.whole !== added.length) return fresh();
+    const { ids } = this.kept;
+    const cache = this.kept.cache.copy();
+    cache.changed({ hosts: touched.hosts.map((h) => ids.idOf(h)), detail: touched.detail.map((h) => ids.idOf(h)) });
+    return { cache, ids };
+  }
 }
+
+type Seen = ChangeLog & { ids: Set<number> };
 
 function fresh(): Kept {
   return { cache: new DiagnosisCache(), ids: new HostIds() };

@@ -11,9 +11,9 @@ const ONE_HOST: ReadonlySet<QueryName> = new Set(["hostDiagnosis", "hostStats"])
 
 /**
  * The queries on ClickHouse. Writers on other nodes change the data without telling this one, and every query
- * node must give the same answer: a list page keeps diagnoses only while the store's version stays the same
- * (changes.ts); the other calls read afresh, since one more round trip for the version would cost them as much
- * as what it saves.
+ * node must give the same answer: a list page keeps diagnoses until the store's change log says a write touched
+ * their host (changes.ts); the other calls read afresh, since one more round trip for the log would cost them as
+ * much as what it saves.
  */
 export class ClickHouseQueries implements QueryRunner {
   private readonly lists = new VersionedCache();
@@ -33,7 +33,7 @@ export class ClickHouseQueries implements QueryRunner {
         const reads = store.reads(undefined, ONE_HOST.has(name));
         return await query({ store: reads, rules: this.rules, cache: new DiagnosisCache() }, input, nowMs);
       }
-      const { cache, ids } = this.lists.at(await store.version());
+      const { cache, ids } = await this.lists.at(store);
       return await query({ store: store.reads(ids), rules: this.rules, cache }, input, nowMs);
     } catch (e) {
       if (e instanceof DomainError) throw e;

@@ -13,6 +13,7 @@ export interface Tables {
   batch: string;
   rewritten: string;
   changes: string;
+  changedHosts: string;
   /** "GLOBAL IN" over Distributed tables (the subquery runs once, not once per shard), else "IN". */
   in: string;
 }
@@ -23,8 +24,12 @@ export interface Ctx {
   rewritten: readonly number[];
 }
 
-/** Which hosts a query covers: one, every host with a 421 or a refusal in the window, or all. */
-export type HostFilter = { host: string } | "detail" | "all";
+/** Which hosts a query covers: one, some, every host with a 421 or a refusal in the window, or all. */
+export type HostFilter = { host: string } | { hosts: readonly string[] } | "detail" | "all";
+
+/** The condition on host of a filter that names its hosts. */
+const named = (hosts: { host: string } | { hosts: readonly string[] }): string =>
+  "host" in hosts ? `host = ${str(hosts.host)}` : `host IN (${hosts.hosts.map(str).join(", ")})`;
 
 // 421s and the statuses a refusal can have; isRefused() then picks the refusals among the latter (as SQLite).
 const KEPT_STATUS = `status IN (${[MISDIRECTED, ...REFUSAL_STATUSES].map(int).join(", ")})`;
@@ -61,7 +66,7 @@ const hourlyOnce = (c: Ctx, where: string) => once(c, c.t.hourly, HOURLY_KEY, `$
 function hostWhere(t: Tables, hosts: HostFilter, w: Window): string {
   if (hosts === "all") return "1";
   if (hosts === "detail") return `host ${t.in} (SELECT host FROM ${t.detail} WHERE ${timeIn(w)} AND ${KEPT_STATUS})`;
-  return `host = ${str(hosts.host)}`;
+  return named(hosts);
 }
 
 // Detail rows are few (421s, refusals, retries): LIMIT 1 BY on all of them costs little.
@@ -69,7 +74,7 @@ const DETAIL_KEY = "host, time_ms, crawler, fetch_id";
 
 /** The detail rows that can be 421s or refusals, with their host; in key order. */
 export function detailRows(c: Ctx, hosts: HostFilter, w: Window): string {
-  const host = typeof hosts === "object" ? ` AND host = ${str(hosts.host)}` : "";
+  const host = typeof hosts === "object" ? ` AND ${named(hosts)}` : "";
   return `SELECT host, time_ms, status, crawler, fetch_id, connection_id, sni, protocol, conn_kind, artifact, address,
       origin_frame
     FROM ${c.t.detail} WHERE ${timeIn(w)} AND ${KEPT_STATUS}${host}
@@ -78,7 +83,7 @@ export function detailRows(c: Ctx, hosts: HostFilter, w: Window): string {
 
 /** The statuses of the retries of those rows, by (crawler, original fetch_id), in time order. */
 export function retryRows(c: Ctx, hosts: HostFilter, w: Window): string {
-  const host = typeof hosts === "object" ? ` AND host = ${str(hosts.host)}` : "";
+  const host = typeof hosts === "object" ? ` AND ${named(hosts)}` : "";
   const originals = `FROM ${c.t.detail} WHERE ${timeIn(w)} AND ${KEPT_STATUS}${host}`;
   // For one host, PREWHERE on retry_of alone reads the other columns only for the few rows it keeps (9 against
   // 14 ms for a host with 5 retries on 18.16 at 10M records); for every host of a window it cost more (0.8 s
@@ -135,6 +140,3 @@ export const hostExists = (t: Tables, host: string): string =>
   `SELECT 1 AS found FROM ${t.hourly} WHERE host = ${str(host)} LIMIT 1`;
 
 export const rewrittenSeqs = (t: Tables): string => `SELECT DISTINCT seq FROM ${t.rewritten}`;
-/** The store's version: writes and purges finished so far, and a checksum of their ids (changes.ts). */
-export const storeVersion = (t: Tables): string =>
-  `SELECT count() AS n, sum(write_id) AS s, max(changed_ms) AS last FROM ${t.changes}`;

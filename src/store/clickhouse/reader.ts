@@ -1,8 +1,8 @@
 import type { ClickHouseClient } from "@clickhouse/client";
 import type { HostFacts, Window } from "../../domain/diagnosis.js";
 import type { AlertRow, HostDetail, HourlyRow, ReadStore } from "../../domain/read-store.js";
-import { HOUR_MS } from "../../domain/window.js";
 import { detailsOf } from "./detail.js";
+import { factsOf, factsOfHosts } from "./facts.js";
 import type { HostIds } from "./host-ids.js";
 import * as q from "./queries.js";
 import { type HostTraffic, trafficOf } from "./traffic.js";
@@ -13,6 +13,9 @@ interface Memo {
   detail?: Promise<Map<string, HostDetail>>;
   traffic: Map<string, HostTraffic>;
 }
+
+// Host names in one IN list: 1000 of 253 characters at most stay under max_query_size (256 KiB).
+const HOSTS_PER_QUERY = 1000;
 
 const sameWindow = (a: Window, b: Window) => a.startMs === b.startMs && a.endMs === b.endMs;
 const sameSeqs = (a: readonly number[], b: readonly number[]) => a.length === b.length && a.every((s, i) => s === b[i]);
@@ -40,6 +43,7 @@ export class ClickHouseReader implements ReadStore {
   private memo: Memo | undefined;
   private ctx: Promise<q.Ctx> | undefined;
   private early: { host: string; w: Window; facts: Promise<HostFacts> } | undefined;
+  private bulk: { w: Window; facts: Promise<Map<string, HostFacts>> } | undefined;
 
   constructor(
     private readonly client: ClickHouseClient,
@@ -128,22 +132,34 @@ export class ClickHouseReader implements ReadStore {
     this.early = { host, w, facts };
   }
 
+  /**
+   * The facts of the hosts a list page must diagnose again (writes touched them since the last page), in a few
+   * queries for them all rather than a round trip each.
+   */
+  async prefetchFactsOf(hosts: readonly string[], w: Window): Promise<void> {
+    const c = await this.context();
+    const chunks = [];
+    for (let i = 0; i < hosts.length; i += HOSTS_PER_QUERY) chunks.push(hosts.slice(i, i + HOSTS_PER_QUERY));
+    const select = this.select.bind(this);
+    const read = chunks.map((chunk) => factsOfHosts(select, c, chunk, w, (h) => this.idOf(h)));
+    const facts = Promise.all(read).then((maps) => new Map(maps.flatMap((m) => [...m])));
+    this.bulk = { w, facts };
+    await facts;
+  }
+
   async hostFacts(_hostId: number, host: string, w: Window): Promise<HostFacts> {
     const early = this.early;
     this.early = undefined;
     if (early !== undefined && early.host === host && sameWindow(early.w, w)) return early.facts;
+    const bulk = this.bulk;
+    const found = bulk !== undefined && sameWindow(bulk.w, w) ? (await bulk.facts).get(host) : undefined;
+    if (found !== undefined) return found;
     return this.factsIn(await this.context(), host, w);
   }
 
   private async factsIn(c: q.Ctx, host: string, w: Window): Promise<HostFacts> {
-    const filter = { host };
-    const select = this.select.bind(this);
-    const [detail, traffic] = await Promise.all([
-      detailsOf(select, c, filter, w, (h) => this.idOf(h)),
-      trafficOf(select, c, filter, w),
-    ]);
-    const d = detail.get(host) ?? { hostId: this.idOf(host), host, misdirected: [], refused: [] };
-    return factsOf(d, w, traffic.get(host));
+    const facts = await factsOfHosts(this.select.bind(this), c, [host], w, (h) => this.idOf(h));
+    return facts.get(host) as HostFacts;
   }
 
   async *detailByHost(w: Window): AsyncGenerator<HostDetail> {
@@ -190,16 +206,4 @@ export class ClickHouseReader implements ReadStore {
   private async details(hosts: q.HostFilter, w: Window): Promise<Map<string, HostDetail>> {
     return detailsOf(this.select.bind(this), await this.context(), hosts, w, (host) => this.idOf(host));
   }
-}
-
-function factsOf(detail: HostDetail, w: Window, t: HostTraffic | undefined): HostFacts {
-  return {
-    host: detail.host,
-    window: w,
-    fetchCount: t?.fetchCount ?? 0,
-    misdirected: detail.misdirected,
-    refused: detail.refused,
-    traffic: t?.addresses ?? [],
-    lastOwnAnsweredHourMs: t?.lastOwnAnsweredHour === undefined ? undefined : t.lastOwnAnsweredHour * HOUR_MS,
-  };
 }

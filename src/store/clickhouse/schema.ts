@@ -37,6 +37,7 @@ export const DAY_OF = {
   fetch_batch: "intDiv(written_ms, 86400000)",
   fetch_rewritten: "intDiv(flagged_ms, 86400000)",
   store_changes: "intDiv(changed_ms, 86400000)",
+  store_changed_hosts: "intDiv(changed_ms, 86400000)",
 } as const;
 
 const TABLES: Record<string, TableSpec> = {
@@ -136,6 +137,16 @@ export const MIGRATIONS: readonly ((o: SchemaOptions) => string[])[] = [
       columns: "write_id UInt64, changed_ms Int64",
       partition: week(DAY_OF.store_changes),
       order: "changed_ms, write_id",
+      shardBy: "intHash64(write_id)",
+    }),
+  // The hosts each write touched, under its write_id, and a row with host "" that says the list is whole: a query
+  // node drops only those hosts' diagnoses (changes.ts). A change without that row (a purge, a node that predates
+  // this table) drops everything.
+  (o) =>
+    createTable(o, "store_changed_hosts", {
+      columns: "write_id UInt64, changed_ms Int64, host String, detail UInt8",
+      partition: week(DAY_OF.store_changed_hosts),
+      order: "changed_ms, write_id, host",
       shardBy: "intHash64(write_id)",
     }),
 ];

@@ -2,11 +2,13 @@ import { randomInt } from "node:crypto";
 import type { ClickHouseClient } from "@clickhouse/client";
 import type { LoggedBatch } from "../../domain/logged-batch.js";
 import type { ReadStore } from "../../domain/read-store.js";
+import { changeLogOf, changesQuery, touchedOf, touchedQuery, touchedRows } from "./change-log.js";
+import type { ChangeFeed, ChangeLog, TouchedHosts } from "./changes.js";
 import { connect } from "./connection.js";
 import { CopyTarget } from "./copy.js";
 import { HostIds } from "./host-ids.js";
 import { applySchema } from "./migrate.js";
-import { storeVersion, type Tables, totalDetail, totalFetches } from "./queries.js";
+import { type Tables, totalDetail, totalFetches } from "./queries.js";
 import { ClickHouseReader, Rewrites } from "./reader.js";
 import { purge } from "./retention.js";
 import { partitionOf, type Rows, toRows } from "./rows.js";
@@ -28,7 +30,7 @@ const MAX_PARTITIONS_PER_INSERT = 100;
  * Cluster mode's store: writers hand it the log's batches (BatchStore), query nodes read through reads().
  * Every figure is kept so that writing a batch again, in any group, changes nothing (see schema.ts).
  */
-export class ClickHouseStore {
+export class ClickHouseStore implements ChangeFeed {
   private readonly tables: Tables;
   private readonly rewrites = new Rewrites();
 
@@ -45,6 +47,7 @@ export class ClickHouseStore {
       batch: name("fetch_batch"),
       rewritten: name("fetch_rewritten"),
       changes: name("store_changes"),
+      changedHosts: name("store_changed_hosts"),
       in: schema.cluster === undefined ? "IN" : "GLOBAL IN",
     };
   }
@@ -103,22 +106,29 @@ export class ClickHouseStore {
 
   /**
    * The rows half of write(): their seqs must have gone through recordSeqs() first. The change is recorded once
-   * every row is stored, never before: a query node that sees it can trust that what it reads next includes them.
+   * every row is stored, never before: a query node that sees it can trust that what it reads next includes them,
+   * and the hosts it touched, stored beside the rows (changes.ts).
    */
   async insertAll(rows: Rows): Promise<void> {
-    await Promise.all((Object.keys(rows) as (keyof Rows)[]).map((table) => this.insert(table, rows[table])));
-    await this.recordChange();
+    const change = { write_id: randomInt(2 ** 47), changed_ms: Date.now() };
+    await Promise.all([
+      ...(Object.keys(rows) as (keyof Rows)[]).map((table) => this.insert(table, rows[table])),
+      this.insertRows("store_changed_hosts", touchedRows(rows, change.write_id, change.changed_ms)),
+    ]);
+    await this.insertRows("store_changes", [change]);
   }
 
-  private recordChange(): Promise<void> {
-    return this.insertRows("store_changes", [{ write_id: randomInt(2 ** 47), changed_ms: Date.now() }]);
+  /** store_changes now: count, checksum, and the changes at or after `sinceMs` (changes.ts). */
+  async changes(sinceMs: number): Promise<ChangeLog> {
+    const rs = await this.client.query({ query: changesQuery(this.tables, sinceMs), format: "JSONEachRow" });
+    return changeLogOf((await rs.json<Parameters<typeof changeLogOf>[0] & object>())[0]);
   }
 
-  /** The store's version (changes.ts): equal versions mean equal data. */
-  async version(): Promise<string> {
-    const rs = await this.client.query({ query: storeVersion(this.tables), format: "JSONEachRow" });
-    const [row] = await rs.json<{ n: string | number; s: string | number; last: string | number }>();
-    return `${row?.n ?? 0}:${row?.s ?? 0}:${row?.last ?? 0}`;
+  /** The hosts the changes `ids` touched (changes.ts). */
+  async touched(ids: readonly number[], sinceMs: number): Promise<TouchedHosts> {
+    if (ids.length === 0) return { hosts: [], detail: [], whole: 0 };
+    const rs = await this.client.query({ query: touchedQuery(this.tables, ids, sinceMs), format: "JSONEachRow" });
+    return touchedOf(await rs.json());
   }
 
   private async insert<K extends keyof Rows>(table: K, rows: Rows[K]): Promise<void> {
@@ -170,7 +180,9 @@ export class ClickHouseStore {
   /** Drops the whole UTC days older than the retention period (0 keeps everything); counts the rows dropped. */
   async purge(nowMs: number, retentionDays: number): Promise<{ hourly: number; detail: number; requests: number }> {
     const counts = await purge(this.client, this.schema, nowMs, retentionDays);
-    if (counts.hourly > 0 || counts.detail > 0) await this.recordChange();
+    // A change that lists no hosts: query nodes drop every diagnosis they kept.
+    if (counts.hourly > 0 || counts.detail > 0)
+      await this.insertRows("store_changes", [{ write_id: randomInt(2 ** 47), changed_ms: Date.now() }]);
     return counts;
   }
 

@@ -1,0 +1,122 @@
+import { createClient } from "@clickhouse/client";
+import { test } from "uvu";
+import * as assert from "uvu/assert";
+import { startClickHouse, type TestClickHouse } from "../src/dev/clickhouse-server.js";
+import type { Window } from "../src/domain/diagnosis.js";
+import { DiagnosisCache } from "../src/domain/diagnosis-cache.js";
+import type { Fetch } from "../src/domain/fetch.js";
+import { listDiagnoses } from "../src/domain/listing.js";
+import { DEFAULT_THRESHOLDS } from "../src/domain/thresholds.js";
+import { validateBatch } from "../src/domain/validate.js";
+import { FetchRecord } from "../src/gen/webmasterid/crawldiag/v1/fetch.js";
+import { VersionedCache } from "../src/store/clickhouse/changes.js";
+import { ClickHouseStore } from "../src/store/clickhouse/store.js";
+import { coalesced, JUNE, own } from "./support/traffic.js";
+
+let ch: TestClickHouse;
+let databases = 0;
+let seq = 0;
+const W: Window = { startMs: JUNE.startTime.getTime(), endMs: JUNE.endTime.getTime() };
+
+test.before(async () => {
+  ch = await startClickHouse();
+});
+test.after(async () => {
+  await ch.close();
+});
+
+function fetchesOf(records: FetchRecord[]): Fetch[] {
+  const { fetches, rejections } = validateBatch(
+    records.map((r) => FetchRecord.fromJSON(FetchRecord.toJSON(r))),
+    { nowMs: Date.parse("2100-01-01T00:00:00Z"), oldestMs: 0 },
+  );
+  assert.equal(rejections, [], "every record is valid");
+  return fetches;
+}
+
+const write = (store: ClickHouseStore, records: FetchRecord[]) =>
+  store.write([{ seq: ++seq, fetches: fetchesOf(records) }]);
+
+/** A list page through what the node keeps, and the same page computed from nothing. */
+async function pages(store: ClickHouseStore, lists: VersionedCache) {
+  const query = { window: JUNE, kinds: [], hostSuffix: "", includeResolved: true, pageSize: 1000, pageToken: "" };
+  const kept = await lists.at(store);
+  const page = await listDiagnoses(
+    { store: store.reads(kept.ids), rules: DEFAULT_THRESHOLDS, cache: kept.cache },
+    query,
+    W.endMs,
+  );
+  const fresh = { store: store.reads(), rules: DEFAULT_THRESHOLDS, cache: new DiagnosisCache() };
+  return { kept, page, fromScratch: await listDiagnoses(fresh, query, W.endMs) };
+}
+
+/** The hosts whose diagnoses the node kept for the window. */
+const keptHosts = (kept: Awaited<ReturnType<VersionedCache["at"]>>) =>
+  [...kept.cache.entry(W).diagnoses.keys()].map((id) => kept.ids.nameOf(id)).sort();
+
+const misdirected = (page: Awaited<ReturnType<typeof listDiagnoses>>, host: string) =>
+  page.diagnoses.find((d) => d.host === host)?.misdirectedCount;
+
+test("a write drops the diagnoses of the hosts it touched and no other; pages equal a computation from nothing", async () => {
+  const store = await ClickHouseStore.open(`${ch.url}/crawldiag_c${++databases}`);
+  try {
+    const lists = new VersionedCache();
+    await write(store, [
+      ...own("a.example", 6, { status: 421, days: 3 }),
+      ...own("b.example", 6, { status: 421, days: 3, address: "192.0.2.7" }),
+      ...coalesced("c.example", "www.example", 4),
+      ...own("quiet.example", 5),
+    ]);
+    const first = await pages(store, lists);
+    assert.equal(first.page, first.fromScratch);
+    assert.equal(keptHosts(first.kept), ["a.example", "b.example", "c.example"]);
+    assert.equal(keptHosts(await lists.at(store)), ["a.example", "b.example", "c.example"], "nothing written");
+
+    await write(store, [...own("a.example", 3, { status: 421, days: 2 }), ...own("quiet.example", 2)]);
+    const touched = await lists.at(store);
+    assert.equal(keptHosts(touched), ["b.example", "c.example"], "a.example is diagnosed again, the others kept");
+    const second = await pages(store, lists);
+    assert.equal(second.page, second.fromScratch);
+    assert.is(misdirected(second.page, "a.example"), 9);
+
+    // A host's first 421s make it a candidate of the kept window.
+    await write(store, own("quiet.example", 4, { status: 421, days: 2 }));
+    const third = await pages(store, lists);
+    assert.equal(third.page, third.fromScratch);
+    assert.is(misdirected(third.page, "quiet.example"), 4);
+    assert.equal(keptHosts(third.kept), ["a.example", "b.example", "c.example", "quiet.example"]);
+  } finally {
+    await store.close();
+  }
+});
+
+test("a change the recent ones do not account for, or one that lists no hosts, drops everything kept", async () => {
+  const db = `crawldiag_c${++databases}`;
+  const store = await ClickHouseStore.open(`${ch.url}/${db}`);
+  const raw = createClient({ url: ch.url, database: db });
+  try {
+    const lists = new VersionedCache();
+    await write(store, [
+      ...own("a.example", 6, { status: 421, days: 3 }),
+      ...own("b.example", 6, { status: 421, days: 3 }),
+    ]);
+    const first = await pages(store, lists);
+    assert.equal(keptHosts(first.kept), ["a.example", "b.example"]);
+    // A change seen late (its writer's clock far behind, or its insert slow): only the checksum tells.
+    const change = (write_id: number, changed_ms: number) =>
+      raw.insert({ table: "store_changes", values: [{ write_id, changed_ms }], format: "JSONEachRow" });
+    await change(5, 1000);
+    assert.equal(keptHosts(await lists.at(store)), [], "everything dropped");
+    const second = await pages(store, lists);
+    assert.equal(second.page, second.fromScratch);
+    assert.equal(keptHosts(second.kept), ["a.example", "b.example"]);
+    // A change without its hosts: a purge, or a writer from before store_changed_hosts.
+    await change(7, Date.now());
+    assert.equal(keptHosts(await lists.at(store)), [], "everything dropped again");
+  } finally {
+    await raw.close();
+    await store.close();
+  }
+});
+
+test.run();
