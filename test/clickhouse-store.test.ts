@@ -261,8 +261,9 @@ test("retention drops whole UTC days older than the period, whole weeks or withi
     const touched = await store.touched(written.ids, 0);
     assert.equal(
       { ...touched, hosts: touched.hosts.sort(), detail: touched.detail.sort() },
-      { hosts, detail: hosts, whole: 1 },
+      { hosts, detail: hosts, whole: 1, more: false },
     );
+    assert.ok((await store.touched(written.ids, 0, 3)).more, "more hosts than asked for are told apart");
     const now = JUNE_W.startMs + 10 * DAY_MS + 5 * 3_600_000;
     // 9 days back from June 11th 05:00 is June 2nd 05:00: June 1st goes whole, June 2nd stays whole.
     const purged = await store.purge(now, 9);

@@ -39,13 +39,17 @@ export function changeLogOf(row: { n: Num; s: Num; last: Num; recent: Num[] } | 
   };
 }
 
-/** The hosts the changes `ids` (all at or after `sinceMs`) touched; `whole` counts those that listed them all. */
-export const touchedQuery = (t: Tables, ids: readonly number[], sinceMs: number): string =>
+/**
+ * The hosts the changes `ids` (all at or after `sinceMs`) touched, up to `limit` and one more to tell that there
+ * were more; `whole` counts the changes that listed them all (host "", first in order).
+ */
+export const touchedQuery = (t: Tables, ids: readonly number[], sinceMs: number, limit: number): string =>
   `SELECT host, max(detail) AS detail, uniqExact(write_id) AS writes FROM ${t.changedHosts}
-    WHERE changed_ms >= ${int(sinceMs)} AND write_id IN (${list(ids)}) GROUP BY host`;
+    WHERE changed_ms >= ${int(sinceMs)} AND write_id IN (${list(ids)}) GROUP BY host ORDER BY host
+    LIMIT ${int(limit + 2)}`;
 
-export function touchedOf(rows: { host: string; detail: Num; writes: Num }[]): TouchedHosts {
-  const out: TouchedHosts = { hosts: [], detail: [], whole: 0 };
+export function touchedOf(rows: { host: string; detail: Num; writes: Num }[], limit: number): TouchedHosts {
+  const out: TouchedHosts = { hosts: [], detail: [], whole: 0, more: false };
   for (const r of rows) {
     if (r.host === "") out.whole = Number(r.writes);
     else {
@@ -53,5 +57,6 @@ export function touchedOf(rows: { host: string; detail: Num; writes: Num }[]): T
       if (Number(r.detail) === 1) out.detail.push(r.host);
     }
   }
+  out.more = out.hosts.length > limit;
   return out;
 }

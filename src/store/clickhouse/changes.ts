@@ -20,12 +20,14 @@ export interface TouchedHosts {
   hosts: string[];
   detail: string[];
   whole: number;
+  /** More hosts than the limit asked for; `hosts` is not all of them. */
+  more: boolean;
 }
 
 /** What the store tells about its changes (ClickHouseStore). */
 export interface ChangeFeed {
   changes(sinceMs: number): Promise<ChangeLog>;
-  touched(ids: readonly number[], sinceMs: number): Promise<TouchedHosts>;
+  touched(ids: readonly number[], sinceMs: number, limit: number): Promise<TouchedHosts>;
 }
 
 // A change's time is taken by its writer before its rows are stored, on that writer's clock: one that becomes
@@ -36,6 +38,8 @@ const HORIZON_MS = 60_000;
 const MAX_IDS = 2_000_000;
 // Past this many changes since the last page, reading what they touched costs about what recomputing does.
 const MAX_CHANGES = 2000;
+// Past this many hosts touched (a bulk load), the same: and their names alone would be megabytes.
+const MAX_TOUCHED = 50_000;
 const WRAP = 2n ** 64n;
 
 /**
@@ -77,8 +81,8 @@ export class VersionedCache {
     const sum = added.reduce((s, id) => s + BigInt(id), before.sum) % WRAP;
     const accounted = log.count === before.count + added.length && log.sum === sum;
     if (!accounted || added.length > MAX_CHANGES || this.kept.ids.size > MAX_IDS) return fresh();
-    const touched = await feed.touched(added, since);
-    if (touched.whole !== added.length) return fresh();
+    const touched = await feed.touched(added, since, MAX_TOUCHED);
+    if (touched.whole !== added.length || touched.more) return fresh();
     const { ids } = this.kept;
     const cache = this.kept.cache.copy();
     cache.changed({ hosts: touched.hosts.map((h) => ids.idOf(h)), detail: touched.detail.map((h) => ids.idOf(h)) });

@@ -125,10 +125,11 @@ export class ClickHouseStore implements ChangeFeed {
   }
 
   /** The hosts the changes `ids` touched (changes.ts). */
-  async touched(ids: readonly number[], sinceMs: number): Promise<TouchedHosts> {
-    if (ids.length === 0) return { hosts: [], detail: [], whole: 0 };
-    const rs = await this.client.query({ query: touchedQuery(this.tables, ids, sinceMs), format: "JSONEachRow" });
-    return touchedOf(await rs.json());
+  async touched(ids: readonly number[], sinceMs: number, limit = 1_000_000): Promise<TouchedHosts> {
+    if (ids.length === 0) return { hosts: [], detail: [], whole: 0, more: false };
+    const query = touchedQuery(this.tables, ids, sinceMs, limit);
+    const rs = await this.client.query({ query, format: "JSONEachRow" });
+    return touchedOf(await rs.json(), limit);
   }
 
   private async insert<K extends keyof Rows>(table: K, rows: Rows[K]): Promise<void> {
