@@ -39,7 +39,10 @@ export interface ReadStore {
    * over the network may start reading them now, rather than one round trip later.
    */
   prefetchFacts?(host: string, w: Window): void;
-  /** A hint: hostFacts(host, w) follows for each of these hosts. A store that answers over the network may read them at once. */
+  /**
+   * A hint: hostFacts(host, w) follows for each of these hosts. A store that answers over the network may read
+   * them all at once.
+   */
   prefetchFactsOf?(hosts: readonly string[], w: Window): Promise<void>;
   /** Every host with a 421 or a refusal in the window, with those fetches. */
   detailByHost(w: Window): Iterable<HostDetail> | AsyncIterable<HostDetail>;

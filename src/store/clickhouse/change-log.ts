@@ -29,7 +29,14 @@ export const changesQuery = (t: Tables, sinceMs: number): string =>
   `SELECT count() AS n, sum(write_id) AS s, max(changed_ms) AS last,
     groupArrayIf(write_id, changed_ms >= ${int(sinceMs)}) AS recent FROM ${t.changes}`;
 
-export function changeLogOf(row: { n: Num; s: Num; last: Num; recent: Num[] } | undefined): ChangeLog {
+export interface ChangeLogRow {
+  n: Num;
+  s: Num;
+  last: Num;
+  recent: Num[];
+}
+
+export function changeLogOf(row: ChangeLogRow | undefined): ChangeLog {
   return {
     count: Number(row?.n ?? 0),
     // sum() of UInt64 wraps at 2^64 on the server: compared as such.

@@ -2,7 +2,7 @@ import { randomInt } from "node:crypto";
 import type { ClickHouseClient } from "@clickhouse/client";
 import type { LoggedBatch } from "../../domain/logged-batch.js";
 import type { ReadStore } from "../../domain/read-store.js";
-import { changeLogOf, changesQuery, touchedOf, touchedQuery, touchedRows } from "./change-log.js";
+import { type ChangeLogRow, changeLogOf, changesQuery, touchedOf, touchedQuery, touchedRows } from "./change-log.js";
 import type { ChangeFeed, ChangeLog, TouchedHosts } from "./changes.js";
 import { connect } from "./connection.js";
 import { CopyTarget } from "./copy.js";
@@ -121,7 +121,7 @@ export class ClickHouseStore implements ChangeFeed {
   /** store_changes now: count, checksum, and the changes at or after `sinceMs` (changes.ts). */
   async changes(sinceMs: number): Promise<ChangeLog> {
     const rs = await this.client.query({ query: changesQuery(this.tables, sinceMs), format: "JSONEachRow" });
-    return changeLogOf((await rs.json<Parameters<typeof changeLogOf>[0] & object>())[0]);
+    return changeLogOf((await rs.json<ChangeLogRow>())[0]);
   }
 
   /** The hosts the changes `ids` touched (changes.ts). */
