@@ -355,6 +355,12 @@ test("on a 2-shard replicated cluster: the same figures as SQLite from either no
     for (const store of stores) {
       assert.equal(await figures(() => store.reads(), hosts, JUNE_W), want);
       assert.is((await store.counts()).fetches, fetches.length);
+      // Both writes, whichever shard holds their change rows, with every host each touched.
+      const log = await store.changes(0);
+      assert.is(log.count, 2);
+      const touched = await store.touched(log.recent, 0);
+      assert.is(touched.whole, 2);
+      assert.equal(touched.hosts.sort(), [...new Set(fetches.map((f) => f.host))].sort());
     }
     const local: Set<string>[] = [];
     for (const n of cluster.nodes) {
