@@ -11,6 +11,7 @@ import { validateBatch } from "../src/domain/validate.js";
 import { FetchRecord } from "../src/gen/webmasterid/crawldiag/v1/fetch.js";
 import { VersionedCache } from "../src/store/clickhouse/changes.js";
 import { ClickHouseStore } from "../src/store/clickhouse/store.js";
+import { record } from "./support/records.js";
 import { coalesced, JUNE, own } from "./support/traffic.js";
 
 let ch: TestClickHouse;
@@ -85,6 +86,33 @@ test("a write drops the diagnoses of the hosts it touched and no other; pages eq
     assert.equal(third.page, third.fromScratch);
     assert.is(misdirected(third.page, "quiet.example"), 4);
     assert.equal(keptHosts(third.kept), ["a.example", "b.example", "c.example", "quiet.example"]);
+  } finally {
+    await store.close();
+  }
+});
+
+test("a retry stored later changes the diagnosis of its original's host, even another host's", async () => {
+  const store = await ClickHouseStore.open(`${ch.url}/crawldiag_c${++databases}`);
+  try {
+    const lists = new VersionedCache();
+    const originals = coalesced("x.example", "www.example", 4);
+    await write(store, [...originals, ...own("y.example", 3)]);
+    const first = await pages(store, lists);
+    assert.equal(keptHosts(first.kept), ["x.example"]);
+    const retried = (page: typeof first.page) => page.diagnoses.find((d) => d.host === "x.example")?.retriedCount;
+    assert.is(retried(first.page), 0);
+    // Retried on another name (say, after a redirect), in a write of its own that touches y.example only.
+    const [original] = originals;
+    const retry = record({
+      url: "https://y.example/",
+      fetchedAt: new Date((original?.fetchedAt?.getTime() ?? 0) + 500),
+      retryOf: original?.fetchId ?? "",
+    });
+    await write(store, [retry]);
+    assert.equal(keptHosts(await lists.at(store)), [], "x.example is diagnosed again");
+    const second = await pages(store, lists);
+    assert.equal(second.page, second.fromScratch);
+    assert.is(retried(second.page), 1);
   } finally {
     await store.close();
   }

@@ -22,6 +22,23 @@ export function touchedRows(rows: Rows, writeId: number, changedMs: number): Cha
   return [row("", 0), ...[...hosts].map((host) => row(host, detail.has(host) ? 1 : 0))];
 }
 
+export interface ChangedRetryRow {
+  write_id: number;
+  changed_ms: number;
+  crawler: string;
+  retry_of: string;
+}
+
+/** The originals a write's retries name: their hosts' facts change too (store_changed_retries). */
+export function retryRows(rows: Rows, writeId: number, changedMs: number): ChangedRetryRow[] {
+  return rows.fetch_retry.map((r) => ({
+    write_id: writeId,
+    changed_ms: changedMs,
+    crawler: r.crawler,
+    retry_of: r.retry_of,
+  }));
+}
+
 type Num = string | number;
 
 /** The change log's count and checksum, and the ids of the changes at or after `sinceMs`. */
@@ -55,15 +72,35 @@ export const touchedQuery = (t: Tables, ids: readonly number[], sinceMs: number,
     WHERE changed_ms >= ${int(sinceMs)} AND write_id IN (${list(ids)}) GROUP BY host ORDER BY host
     LIMIT ${int(limit + 2)}`;
 
-export function touchedOf(rows: { host: string; detail: Num; writes: Num }[], limit: number): TouchedHosts {
+/**
+ * The hosts of the originals that the changes' retries name, as stored now. An original not stored yet is not
+ * missed: its own write's change, recorded after its rows, lists its host and comes later.
+ */
+export const originalsQuery = (t: Tables, ids: readonly number[], sinceMs: number): string =>
+  `SELECT DISTINCT host FROM ${t.detail} WHERE (crawler, fetch_id) ${t.in} (SELECT crawler, retry_of
+    FROM ${t.changedRetries} WHERE changed_ms >= ${int(sinceMs)} AND write_id IN (${list(ids)}))`;
+
+export interface TouchedRow {
+  host: string;
+  detail: Num;
+  writes: Num;
+}
+
+export function touchedOf(rows: TouchedRow[], originals: { host: string }[], limit: number): TouchedHosts {
   const out: TouchedHosts = { hosts: [], detail: [], whole: 0, more: false };
+  const detail = new Set(originals.map((r) => r.host));
   for (const r of rows) {
     if (r.host === "") out.whole = Number(r.writes);
     else {
       out.hosts.push(r.host);
-      if (Number(r.detail) === 1) out.detail.push(r.host);
+      if (Number(r.detail) === 1) detail.add(r.host);
     }
   }
+  const listed = new Set(out.hosts);
+  for (const host of originals.map((r) => r.host)) {
+    if (!listed.has(host)) out.hosts.push(host);
+  }
+  out.detail = [...detail];
   out.more = out.hosts.length > limit;
   return out;
 }

@@ -14,6 +14,7 @@ export interface Tables {
   rewritten: string;
   changes: string;
   changedHosts: string;
+  changedRetries: string;
   /** "GLOBAL IN" over Distributed tables (the subquery runs once, not once per shard), else "IN". */
   in: string;
 }

@@ -5,7 +5,13 @@ import { ident, int, str } from "./sql.js";
 
 // The ledger's days are those of the writes: a batch's fetches are at most 5 minutes ahead of its write (ingest
 // refuses more), so a ledger day goes a day after the data's cutoff, once every fetch it can vouch for is gone.
-const LAG: Record<string, number> = { fetch_batch: 1, fetch_rewritten: 1, store_changes: 1, store_changed_hosts: 1 };
+const LAG: Record<string, number> = {
+  fetch_batch: 1,
+  fetch_rewritten: 1,
+  store_changes: 1,
+  store_changed_hosts: 1,
+  store_changed_retries: 1,
+};
 const MUTATION_WAIT_MS = 120_000;
 
 /**

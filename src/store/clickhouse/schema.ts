@@ -38,6 +38,7 @@ export const DAY_OF = {
   fetch_rewritten: "intDiv(flagged_ms, 86400000)",
   store_changes: "intDiv(changed_ms, 86400000)",
   store_changed_hosts: "intDiv(changed_ms, 86400000)",
+  store_changed_retries: "intDiv(changed_ms, 86400000)",
 } as const;
 
 const TABLES: Record<string, TableSpec> = {
@@ -141,14 +142,22 @@ export const MIGRATIONS: readonly ((o: SchemaOptions) => string[])[] = [
     }),
   // The hosts each write touched, under its write_id, and a row with host "" that says the list is whole: a query
   // node drops only those hosts' diagnoses (changes.ts). A change without that row (a purge, a node that predates
-  // this table) drops everything.
-  (o) =>
-    createTable(o, "store_changed_hosts", {
+  // this table) drops everything. A retry changes its original's host too, which the writer does not know: the
+  // retries are listed, and the query node finds their originals' hosts.
+  (o) => [
+    ...createTable(o, "store_changed_hosts", {
       columns: "write_id UInt64, changed_ms Int64, host String, detail UInt8",
       partition: week(DAY_OF.store_changed_hosts),
       order: "changed_ms, write_id, host",
       shardBy: "intHash64(write_id)",
     }),
+    ...createTable(o, "store_changed_retries", {
+      columns: "write_id UInt64, changed_ms Int64, crawler String, retry_of String",
+      partition: week(DAY_OF.store_changed_retries),
+      order: "changed_ms, write_id, crawler, retry_of",
+      shardBy: "intHash64(write_id)",
+    }),
+  ],
 ];
 
 /** What comes before the migrations: the database and the table that says which migrations were applied. */

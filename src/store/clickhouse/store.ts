@@ -2,7 +2,17 @@ import { randomInt } from "node:crypto";
 import type { ClickHouseClient } from "@clickhouse/client";
 import type { LoggedBatch } from "../../domain/logged-batch.js";
 import type { ReadStore } from "../../domain/read-store.js";
-import { type ChangeLogRow, changeLogOf, changesQuery, touchedOf, touchedQuery, touchedRows } from "./change-log.js";
+import {
+  type ChangeLogRow,
+  changeLogOf,
+  changesQuery,
+  originalsQuery,
+  retryRows,
+  type TouchedRow,
+  touchedOf,
+  touchedQuery,
+  touchedRows,
+} from "./change-log.js";
 import type { ChangeFeed, ChangeLog, TouchedHosts } from "./changes.js";
 import { connect } from "./connection.js";
 import { CopyTarget } from "./copy.js";
@@ -48,6 +58,7 @@ export class ClickHouseStore implements ChangeFeed {
       rewritten: name("fetch_rewritten"),
       changes: name("store_changes"),
       changedHosts: name("store_changed_hosts"),
+      changedRetries: name("store_changed_retries"),
       in: schema.cluster === undefined ? "IN" : "GLOBAL IN",
     };
   }
@@ -114,6 +125,7 @@ export class ClickHouseStore implements ChangeFeed {
     await Promise.all([
       ...(Object.keys(rows) as (keyof Rows)[]).map((table) => this.insert(table, rows[table])),
       this.insertRows("store_changed_hosts", touchedRows(rows, change.write_id, change.changed_ms)),
+      this.insertRows("store_changed_retries", retryRows(rows, change.write_id, change.changed_ms)),
     ]);
     await this.insertRows("store_changes", [change]);
   }
@@ -127,9 +139,12 @@ export class ClickHouseStore implements ChangeFeed {
   /** The hosts the changes `ids` touched (changes.ts). */
   async touched(ids: readonly number[], sinceMs: number, limit = 1_000_000): Promise<TouchedHosts> {
     if (ids.length === 0) return { hosts: [], detail: [], whole: 0, more: false };
-    const query = touchedQuery(this.tables, ids, sinceMs, limit);
-    const rs = await this.client.query({ query, format: "JSONEachRow" });
-    return touchedOf(await rs.json(), limit);
+    const select = async <T>(query: string) => (await this.client.query({ query, format: "JSONEachRow" })).json<T>();
+    const [touched, originals] = await Promise.all([
+      select<TouchedRow>(touchedQuery(this.tables, ids, sinceMs, limit)),
+      select<{ host: string }>(originalsQuery(this.tables, ids, sinceMs)),
+    ]);
+    return touchedOf(touched, originals, limit);
   }
 
   private async insert<K extends keyof Rows>(table: K, rows: Rows[K]): Promise<void> {
