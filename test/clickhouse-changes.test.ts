@@ -86,6 +86,18 @@ test("a write drops the diagnoses of the hosts it touched and no other; pages eq
     assert.equal(third.page, third.fromScratch);
     assert.is(misdirected(third.page, "quiet.example"), 4);
     assert.equal(keptHosts(third.kept), ["a.example", "b.example", "c.example", "quiet.example"]);
+
+    // Traffic alone (b.example and c.example answered 200): their kept 421s hold, their traffic is read again.
+    await write(store, [...own("b.example", 5, { address: "192.0.2.7" }), ...own("c.example", 2)]);
+    const trafficOnly = await lists.at(store);
+    const entry = trafficOnly.cache.entry(W);
+    for (const host of ["b.example", "c.example"]) {
+      const id = trafficOnly.ids.idOf(host);
+      assert.ok(entry.details.has(id) && !entry.diagnoses.has(id), `${host}: 421s kept, diagnosis dropped`);
+    }
+    const fourth = await pages(store, lists);
+    assert.equal(fourth.page, fourth.fromScratch);
+    assert.is(fourth.page.diagnoses.find((d) => d.host === "b.example")?.fetchCount, 11);
   } finally {
     await store.close();
   }

@@ -60,6 +60,17 @@ async function diagnosisOf(
   return d;
 }
 
+/** A candidate's diagnosis, kept with its 421s and refusals: from those and its traffic when only that changed. */
+async function candidateDiagnosis(ctx: ReadContext, entry: WindowEntry, hostId: number, host: string, w: Window) {
+  const kept = entry.diagnoses.get(hostId);
+  if (kept !== undefined) return kept;
+  const detail = entry.details.get(hostId);
+  const facts = detail !== undefined ? await ctx.store.facts(detail, w) : await ctx.store.hostFacts(hostId, host, w);
+  const d = diagnose(facts, ctx.rules);
+  entry.put(hostId, d, { hostId, host, misdirected: facts.misdirected, refused: facts.refused });
+  return d;
+}
+
 /** Within a kind, the most of the kind's own evidence first: refusals for COALESCING_REFUSED, 421s otherwise. */
 const sortKey = (d: Diagnosis): (string | number)[] => [
   RANK[d.kind] ?? 9,
@@ -112,21 +123,25 @@ async function candidates(ctx: ReadContext, w: Window, everyHost: boolean, match
       found.set(detail.hostId, detail.host);
       if (!matches(detail.host)) continue;
       const d = entry.diagnoses.get(detail.hostId) ?? diagnose(await store.facts(detail, w), rules);
-      entry.put(detail.hostId, d);
+      entry.put(detail.hostId, d, detail);
       out.push(d);
     }
     entry.candidates = found;
   } else {
+    // The hosts to diagnose again: from their kept 421s and fresh traffic if only their traffic changed.
     const stale: string[] = [];
+    const trafficOnly: string[] = [];
     for (const [hostId, known] of entry.candidates) {
       const host = known === "" ? await store.nameOf(hostId) : known;
       if (known === "") entry.candidates.set(hostId, host);
-      if (matches(host) && !entry.diagnoses.has(hostId)) stale.push(host);
+      if (!matches(host) || entry.diagnoses.has(hostId)) continue;
+      (entry.details.has(hostId) ? trafficOnly : stale).push(host);
     }
     if (stale.length > 1) await store.prefetchFactsOf?.(stale, w);
+    if (trafficOnly.length > 1) await store.prefetchTrafficOf?.(trafficOnly, w);
     for (const [hostId, host] of entry.candidates) {
       if (!matches(host)) continue;
-      const d = await diagnosisOf(ctx, entry, hostId, host, w);
+      const d = await candidateDiagnosis(ctx, entry, hostId, host, w);
       // A host reported changed that has, after all, no 421 or refusal in this window.
       if (d.misdirectedCount + d.excludedClientSideCount + d.refusedCount === 0) {
         entry.candidates.delete(hostId);

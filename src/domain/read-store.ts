@@ -44,6 +44,8 @@ export interface ReadStore {
    * them all at once.
    */
   prefetchFactsOf?(hosts: readonly string[], w: Window): Promise<void>;
+  /** A hint: facts(detail, w) follows for each of these hosts (their traffic is what it reads). */
+  prefetchTrafficOf?(hosts: readonly string[], w: Window): Promise<void>;
   /** Every host with a 421 or a refusal in the window, with those fetches. */
   detailByHost(w: Window): Iterable<HostDetail> | AsyncIterable<HostDetail>;
   hostsFetched(w: Window): Awaitable<number[]>;

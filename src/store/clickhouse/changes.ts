@@ -93,5 +93,6 @@ export class VersionedCache {
 type Seen = ChangeLog & { ids: Set<number> };
 
 function fresh(): Kept {
-  return { cache: new DiagnosisCache(), ids: new HostIds() };
+  // Keeping the 421s: a host whose traffic alone changed is diagnosed again without reading them (DiagnosisCache).
+  return { cache: new DiagnosisCache(true), ids: new HostIds() };
 }

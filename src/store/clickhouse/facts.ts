@@ -7,6 +7,18 @@ import { type HostTraffic, trafficOf } from "./traffic.js";
 
 type Select = <T>(query: string) => Promise<T[]>;
 
+// Host names in one IN list: 1000 of 253 characters at most stay under max_query_size (256 KiB).
+const HOSTS_PER_QUERY = 1000;
+
+export const noTraffic = (): HostTraffic => ({ fetchCount: 0, addresses: [], lastOwnAnsweredHour: undefined });
+
+/** Hosts in lists short enough for one query each. */
+export function chunksOf(hosts: readonly string[]): (readonly string[])[] {
+  const chunks = [];
+  for (let i = 0; i < hosts.length; i += HOSTS_PER_QUERY) chunks.push(hosts.slice(i, i + HOSTS_PER_QUERY));
+  return chunks;
+}
+
 /** The facts of each of `hosts` (every one, with or without rows), in three queries whatever their number. */
 export async function factsOfHosts(
   select: Select,

@@ -2,7 +2,7 @@ import type { ClickHouseClient } from "@clickhouse/client";
 import type { HostFacts, Window } from "../../domain/diagnosis.js";
 import type { AlertRow, HostDetail, HourlyRow, ReadStore } from "../../domain/read-store.js";
 import { detailsOf } from "./detail.js";
-import { factsOf, factsOfHosts } from "./facts.js";
+import { chunksOf, factsOf, factsOfHosts, noTraffic } from "./facts.js";
 import type { HostIds } from "./host-ids.js";
 import * as q from "./queries.js";
 import { type HostTraffic, trafficOf } from "./traffic.js";
@@ -13,9 +13,6 @@ interface Memo {
   detail?: Promise<Map<string, HostDetail>>;
   traffic: Map<string, HostTraffic>;
 }
-
-// Host names in one IN list: 1000 of 253 characters at most stay under max_query_size (256 KiB).
-const HOSTS_PER_QUERY = 1000;
 
 const sameWindow = (a: Window, b: Window) => a.startMs === b.startMs && a.endMs === b.endMs;
 const sameSeqs = (a: readonly number[], b: readonly number[]) => a.length === b.length && a.every((s, i) => s === b[i]);
@@ -138,13 +135,25 @@ export class ClickHouseReader implements ReadStore {
    */
   async prefetchFactsOf(hosts: readonly string[], w: Window): Promise<void> {
     const c = await this.context();
-    const chunks = [];
-    for (let i = 0; i < hosts.length; i += HOSTS_PER_QUERY) chunks.push(hosts.slice(i, i + HOSTS_PER_QUERY));
     const select = this.select.bind(this);
-    const read = chunks.map((chunk) => factsOfHosts(select, c, chunk, w, (h) => this.idOf(h)));
+    const read = chunksOf(hosts).map((chunk) => factsOfHosts(select, c, chunk, w, (h) => this.idOf(h)));
     const facts = Promise.all(read).then((maps) => new Map(maps.flatMap((m) => [...m])));
     this.bulk = { w, facts };
     await facts;
+  }
+
+  /** The traffic of hosts whose 421s a list page kept, for the facts() calls that follow, in bulk. */
+  async prefetchTrafficOf(hosts: readonly string[], w: Window): Promise<void> {
+    const c = await this.context();
+    const memo = this.memoOf(w);
+    const select = this.select.bind(this);
+    await Promise.all(
+      chunksOf(hosts).map(async (chunk) => {
+        const traffic = await trafficOf(select, c, { hosts: chunk }, w);
+        // No row in the window is no traffic, which facts() must not read again one host at a time.
+        for (const host of chunk) memo.traffic.set(host, traffic.get(host) ?? noTraffic());
+      }),
+    );
   }
 
   async hostFacts(_hostId: number, host: string, w: Window): Promise<HostFacts> {
