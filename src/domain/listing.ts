@@ -137,8 +137,10 @@ async function candidates(ctx: ReadContext, w: Window, everyHost: boolean, match
       if (!matches(host) || entry.diagnoses.has(hostId)) continue;
       (entry.details.has(hostId) ? trafficOnly : stale).push(host);
     }
-    if (stale.length > 1) await store.prefetchFactsOf?.(stale, w);
-    if (trafficOnly.length > 1) await store.prefetchTrafficOf?.(trafficOnly, w);
+    await Promise.all([
+      stale.length > 1 ? store.prefetchFactsOf?.(stale, w) : undefined,
+      trafficOnly.length > 1 ? store.prefetchTrafficOf?.(trafficOnly, w) : undefined,
+    ]);
     for (const [hostId, host] of entry.candidates) {
       if (!matches(host)) continue;
       const d = await candidateDiagnosis(ctx, entry, hostId, host, w);
