@@ -14,7 +14,7 @@ export interface ChangedHostRow {
  * What a write touched, as store_changed_hosts rows: every host with rows (detail = 1 for those that got a 421, a
  * refusal or a retry, which may make them candidates), and the row with host "" that says the list is whole.
  */
-export function touchedRows(rows: Rows, writeId: number, changedMs: number): ChangedHostRow[] {
+export function changedHostRows(rows: Rows, writeId: number, changedMs: number): ChangedHostRow[] {
   const detail = new Set(rows.fetch_detail.map((r) => r.host));
   const hosts = new Set(rows.fetch_hourly.map((r) => r.host));
   for (const host of detail) hosts.add(host);
@@ -30,7 +30,7 @@ export interface ChangedRetryRow {
 }
 
 /** The originals a write's retries name: their hosts' facts change too (store_changed_retries). */
-export function retryRows(rows: Rows, writeId: number, changedMs: number): ChangedRetryRow[] {
+export function changedRetryRows(rows: Rows, writeId: number, changedMs: number): ChangedRetryRow[] {
   return rows.fetch_retry.map((r) => ({
     write_id: writeId,
     changed_ms: changedMs,
@@ -88,7 +88,8 @@ export interface TouchedRow {
 
 export function touchedOf(rows: TouchedRow[], originals: { host: string }[], limit: number): TouchedHosts {
   const out: TouchedHosts = { hosts: [], detail: [], whole: 0, more: false };
-  const detail = new Set(originals.map((r) => r.host));
+  const originalHosts = originals.map((r) => r.host);
+  const detail = new Set(originalHosts);
   for (const r of rows) {
     if (r.host === "") out.whole = Number(r.writes);
     else {
@@ -97,7 +98,7 @@ export function touchedOf(rows: TouchedRow[], originals: { host: string }[], lim
     }
   }
   const listed = new Set(out.hosts);
-  for (const host of originals.map((r) => r.host)) {
+  for (const host of originalHosts) {
     if (!listed.has(host)) out.hosts.push(host);
   }
   out.detail = [...detail];

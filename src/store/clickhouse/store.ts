@@ -4,14 +4,14 @@ import type { LoggedBatch } from "../../domain/logged-batch.js";
 import type { ReadStore } from "../../domain/read-store.js";
 import {
   type ChangeLogRow,
+  changedHostRows,
+  changedRetryRows,
   changeLogOf,
   changesQuery,
   originalsQuery,
-  retryRows,
   type TouchedRow,
   touchedOf,
   touchedQuery,
-  touchedRows,
 } from "./change-log.js";
 import type { ChangeFeed, ChangeLog, TouchedHosts } from "./changes.js";
 import { connect } from "./connection.js";
@@ -124,8 +124,8 @@ export class ClickHouseStore implements ChangeFeed {
     const change = { write_id: randomInt(2 ** 47), changed_ms: Date.now() };
     await Promise.all([
       ...(Object.keys(rows) as (keyof Rows)[]).map((table) => this.insert(table, rows[table])),
-      this.insertRows("store_changed_hosts", touchedRows(rows, change.write_id, change.changed_ms)),
-      this.insertRows("store_changed_retries", retryRows(rows, change.write_id, change.changed_ms)),
+      this.insertRows("store_changed_hosts", changedHostRows(rows, change.write_id, change.changed_ms)),
+      this.insertRows("store_changed_retries", changedRetryRows(rows, change.write_id, change.changed_ms)),
     ]);
     await this.insertRows("store_changes", [change]);
   }
