@@ -4,13 +4,12 @@ import * as assert from "uvu/assert";
 import { startClickHouse, type TestClickHouse } from "../src/dev/clickhouse-server.js";
 import type { Window } from "../src/domain/diagnosis.js";
 import { DiagnosisCache } from "../src/domain/diagnosis-cache.js";
-import type { Fetch } from "../src/domain/fetch.js";
 import { listDiagnoses } from "../src/domain/listing.js";
 import { DEFAULT_THRESHOLDS } from "../src/domain/thresholds.js";
-import { validateBatch } from "../src/domain/validate.js";
 import { FetchRecord } from "../src/gen/webmasterid/crawldiag/v1/fetch.js";
 import { VersionedCache } from "../src/store/clickhouse/changes.js";
 import { ClickHouseStore } from "../src/store/clickhouse/store.js";
+import { fetchesOf } from "./support/fetches.js";
 import { record } from "./support/records.js";
 import { coalesced, JUNE, own } from "./support/traffic.js";
 
@@ -26,17 +25,8 @@ test.after(async () => {
   await ch.close();
 });
 
-function fetchesOf(records: FetchRecord[]): Fetch[] {
-  const { fetches, rejections } = validateBatch(
-    records.map((r) => FetchRecord.fromJSON(FetchRecord.toJSON(r))),
-    { nowMs: Date.parse("2100-01-01T00:00:00Z"), oldestMs: 0 },
-  );
-  assert.equal(rejections, [], "every record is valid");
-  return fetches;
-}
-
 const write = (store: ClickHouseStore, records: FetchRecord[]) =>
-  store.write([{ seq: ++seq, fetches: fetchesOf(records) }]);
+  store.write([{ seq: ++seq, fetches: fetchesOf(records.map((r) => FetchRecord.toJSON(r))) }]);
 
 /** A list page through what the node keeps, and the same page computed from nothing. */
 async function pages(store: ClickHouseStore, lists: VersionedCache) {

@@ -14,7 +14,6 @@ import { hostDiagnosis, listDiagnoses } from "../src/domain/listing.js";
 import type { LoggedBatch } from "../src/domain/logged-batch.js";
 import type { ReadStore } from "../src/domain/read-store.js";
 import { DEFAULT_THRESHOLDS } from "../src/domain/thresholds.js";
-import { validateBatch } from "../src/domain/validate.js";
 import { DAY_MS, resolveWindow } from "../src/domain/window.js";
 import { FetchRecord } from "../src/gen/webmasterid/crawldiag/v1/fetch.js";
 import { schemaStatements } from "../src/store/clickhouse/schema.js";
@@ -23,6 +22,7 @@ import { ClickHouseStore } from "../src/store/clickhouse/store.js";
 import { openDb } from "../src/store/sqlite/db.js";
 import { Reader } from "../src/store/sqlite/reader.js";
 import { Writer } from "../src/store/sqlite/writer.js";
+import { fetchesOf } from "./support/fetches.js";
 import { loadScenarios } from "./support/scenarios.js";
 import { coalesced, JUNE, own, unreported } from "./support/traffic.js";
 
@@ -41,15 +41,6 @@ test.after(async () => {
 });
 
 const openStore = () => ClickHouseStore.open(`${ch.url}/crawldiag_t${++databases}`);
-
-function fetchesOf(records: unknown[]): Fetch[] {
-  const { fetches, rejections } = validateBatch(
-    records.map((r) => FetchRecord.fromJSON(r)),
-    { nowMs: FAR_FUTURE, oldestMs: 0 },
-  );
-  assert.equal(rejections, [], "every record is valid");
-  return fetches;
-}
 
 /** The fetches as the log would hold them: batches of `size`, numbered from `firstSeq`. */
 function batchesOf(fetches: readonly Fetch[], size: number, firstSeq = 1): LoggedBatch[] {
