@@ -101,12 +101,11 @@ export class ClickHouseStore implements ChangeFeed {
     );
     const again: number[] = [];
     for (let i = 0; i < seqs.length; i += 5000) {
-      const rs = await this.client.query({
-        query: `SELECT seq FROM ${this.tables.batch} WHERE seq IN (${list(seqs.slice(i, i + 5000))})
+      const rows = await this.select<{ seq: string | number }>(
+        `SELECT seq FROM ${this.tables.batch} WHERE seq IN (${list(seqs.slice(i, i + 5000))})
           GROUP BY seq HAVING count() > 1`,
-        format: "JSONEachRow",
-      });
-      for (const r of await rs.json<{ seq: string | number }>()) again.push(Number(r.seq));
+      );
+      for (const r of rows) again.push(Number(r.seq));
     }
     if (again.length > 0)
       await this.insertRows(
@@ -121,7 +120,7 @@ export class ClickHouseStore implements ChangeFeed {
    * and the hosts it touched, stored beside the rows (changes.ts).
    */
   async insertAll(rows: Rows): Promise<void> {
-    const change = { write_id: randomInt(2 ** 47), changed_ms: Date.now() };
+    const change = newChange();
     await Promise.all([
       ...(Object.keys(rows) as (keyof Rows)[]).map((table) => this.insert(table, rows[table])),
       this.insertRows("store_changed_hosts", changedHostRows(rows, change.write_id, change.changed_ms)),
@@ -132,19 +131,21 @@ export class ClickHouseStore implements ChangeFeed {
 
   /** store_changes now: count, checksum, and the changes at or after `sinceMs` (changes.ts). */
   async changes(sinceMs: number): Promise<ChangeLog> {
-    const rs = await this.client.query({ query: changesQuery(this.tables, sinceMs), format: "JSONEachRow" });
-    return changeLogOf((await rs.json<ChangeLogRow>())[0]);
+    return changeLogOf((await this.select<ChangeLogRow>(changesQuery(this.tables, sinceMs)))[0]);
   }
 
   /** The hosts the changes `ids` touched (changes.ts). */
   async touched(ids: readonly number[], sinceMs: number, limit = 1_000_000): Promise<TouchedHosts> {
     if (ids.length === 0) return { hosts: [], detail: [], whole: 0, more: false };
-    const select = async <T>(query: string) => (await this.client.query({ query, format: "JSONEachRow" })).json<T>();
     const [touched, originals] = await Promise.all([
-      select<TouchedRow>(touchedQuery(this.tables, ids, sinceMs, limit)),
-      select<{ host: string }>(originalsQuery(this.tables, ids, sinceMs)),
+      this.select<TouchedRow>(touchedQuery(this.tables, ids, sinceMs, limit)),
+      this.select<{ host: string }>(originalsQuery(this.tables, ids, sinceMs)),
     ]);
     return touchedOf(touched, originals, limit);
+  }
+
+  private async select<T>(query: string): Promise<T[]> {
+    return (await this.client.query({ query, format: "JSONEachRow" })).json<T>();
   }
 
   private async insert<K extends keyof Rows>(table: K, rows: Rows[K]): Promise<void> {
@@ -197,8 +198,7 @@ export class ClickHouseStore implements ChangeFeed {
   async purge(nowMs: number, retentionDays: number): Promise<{ hourly: number; detail: number; requests: number }> {
     const counts = await purge(this.client, this.schema, nowMs, retentionDays);
     // A change that lists no hosts: query nodes drop every diagnosis they kept.
-    if (counts.hourly > 0 || counts.detail > 0)
-      await this.insertRows("store_changes", [{ write_id: randomInt(2 ** 47), changed_ms: Date.now() }]);
+    if (counts.hourly > 0 || counts.detail > 0) await this.insertRows("store_changes", [newChange()]);
     return counts;
   }
 
@@ -206,6 +206,9 @@ export class ClickHouseStore implements ChangeFeed {
     return this.client.close();
   }
 }
+
+/** A store_changes row: a random id (the change log's checksum adds them up) and the time, on this node's clock. */
+const newChange = () => ({ write_id: randomInt(2 ** 47), changed_ms: Date.now() });
 
 /** The rows in one piece, or, when they span too many partitions for one insert, in pieces of whole weeks. */
 function byPartitions<T>(rows: readonly T[], partitionOf: (r: T) => number): T[][] {
