@@ -44,24 +44,11 @@ export async function hostDiagnosis(ctx: ReadContext, raw: string, window: Windo
   return diagnosisOf(ctx, ctx.cache.entry(w), hostId, host, w);
 }
 
-/** The host's diagnosis: kept from an earlier call unless its data changed since, else computed and kept. */
-async function diagnosisOf(
-  ctx: ReadContext,
-  entry: WindowEntry,
-  hostId: number,
-  host: string,
-  w: Window,
-): Promise<Diagnosis> {
-  let d = entry.diagnoses.get(hostId);
-  if (d === undefined) {
-    d = diagnose(await ctx.store.hostFacts(hostId, host, w), ctx.rules);
-    entry.put(hostId, d);
-  }
-  return d;
-}
-
-/** A candidate's diagnosis, kept with its 421s and refusals: from those and its traffic when only that changed. */
-async function candidateDiagnosis(ctx: ReadContext, entry: WindowEntry, hostId: number, host: string, w: Window) {
+/**
+ * The host's diagnosis: kept from an earlier call unless its data changed since, else computed and kept (with its
+ * 421s and refusals, where the cache keeps them). If only its traffic changed, from those and its traffic.
+ */
+async function diagnosisOf(ctx: ReadContext, entry: WindowEntry, hostId: number, host: string, w: Window) {
   const kept = entry.diagnoses.get(hostId);
   if (kept !== undefined) return kept;
   const detail = entry.details.get(hostId);
@@ -143,7 +130,7 @@ async function candidates(ctx: ReadContext, w: Window, everyHost: boolean, match
     ]);
     for (const [hostId, host] of entry.candidates) {
       if (!matches(host)) continue;
-      const d = await candidateDiagnosis(ctx, entry, hostId, host, w);
+      const d = await diagnosisOf(ctx, entry, hostId, host, w);
       // A host reported changed that has, after all, no 421 or refusal in this window.
       if (d.misdirectedCount + d.excludedClientSideCount + d.refusedCount === 0) {
         entry.candidates.delete(hostId);
