@@ -108,6 +108,40 @@ test("the cluster DDL makes local tables on every node, Distributed ones sharded
   assert.throws(() => schemaStatements({ database: "cd; DROP TABLE x" }));
 });
 
+test("writers' fetches go to a Null table whose views fill the local tables on every node", () => {
+  const ddl = schemaStatements({ database: "cd", cluster: "main", replicated: true }).join("\n");
+  assert.match(ddl, /CREATE TABLE IF NOT EXISTS cd\.fetch_raw_local ON CLUSTER main \([^)]*\) ENGINE = Null/);
+  assert.match(ddl, "ENGINE = Distributed(main, cd, fetch_raw_local, cityHash64(host))");
+  assert.match(
+    ddl,
+    /MATERIALIZED VIEW IF NOT EXISTS cd\.fetch_hourly_rollup ON CLUSTER main TO cd\.fetch_hourly_local/,
+  );
+  assert.match(ddl, /MATERIALIZED VIEW IF NOT EXISTS cd\.fetch_daily_rollup ON CLUSTER main TO cd\.fetch_daily_local/);
+  assert.match(ddl, /FROM cd\.fetch_raw_local GROUP BY/);
+});
+
+test("a store made by the version before the views is brought up to date, and its new writes add up as SQLite's", async () => {
+  const fetches = traffic();
+  const database = `crawldiag_t${++databases}`;
+  const client = createClient({ url: ch.url });
+  try {
+    for (const query of schemaStatements({ database }, 3)) await client.command({ query });
+  } finally {
+    await client.close();
+  }
+  const store = await ClickHouseStore.open(`${ch.url}/${database}`);
+  try {
+    await store.write(batchesOf(fetches, 10));
+    const hosts = ["vh.shop.example", "edge.example.org", "api.example.org", "www.example.org"];
+    assert.equal(
+      await figures(() => store.reads(), hosts, JUNE_W),
+      await figures(() => sqliteReader(fetches), hosts, JUNE_W),
+    );
+  } finally {
+    await store.close();
+  }
+});
+
 const scenarios = loadScenarios();
 for (const sc of scenarios) {
   test(`scenario ${sc.name}: ClickHouse gives the same diagnoses, stats, lists and alerts as SQLite`, async () => {

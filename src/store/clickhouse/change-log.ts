@@ -1,3 +1,4 @@
+import type { LoggedBatch } from "../../domain/logged-batch.js";
 import type { ChangeLog, TouchedHosts } from "./changes.js";
 import type { Tables } from "./queries.js";
 import type { Rows } from "./rows.js";
@@ -14,9 +15,15 @@ export interface ChangedHostRow {
  * What a write touched, as store_changed_hosts rows: every host with rows (detail = 1 for those that got a 421, a
  * refusal or a retry, which may make them candidates), and the row with host "" that says the list is whole.
  */
-export function changedHostRows(rows: Rows, writeId: number, changedMs: number): ChangedHostRow[] {
+export function changedHostRows(
+  rows: Rows,
+  raw: readonly LoggedBatch[],
+  writeId: number,
+  changedMs: number,
+): ChangedHostRow[] {
   const detail = new Set(rows.fetch_detail.map((r) => r.host));
   const hosts = new Set(rows.fetch_hourly.map((r) => r.host));
+  for (const b of raw) for (const f of b.fetches) hosts.add(f.host);
   for (const host of detail) hosts.add(host);
   const row = (host: string, d: number) => ({ write_id: writeId, changed_ms: changedMs, host, detail: d });
   return [row("", 0), ...[...hosts].map((host) => row(host, detail.has(host) ? 1 : 0))];

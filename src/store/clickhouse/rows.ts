@@ -1,9 +1,7 @@
-import { addFetches, type DailyFigures, noFigures } from "../../domain/daily-figures.js";
 import type { Fetch } from "../../domain/fetch.js";
 import { keepsDetail } from "../../domain/fetch.js";
-import { ConnKind } from "../../domain/fetch-kind.js";
 import type { LoggedBatch } from "../../domain/logged-batch.js";
-import { DAY_MS, HOUR_MS } from "../../domain/window.js";
+import { DAY_MS } from "../../domain/window.js";
 import { weekOfDay } from "./schema.js";
 
 export interface HourlyRow {
@@ -28,13 +26,6 @@ export interface DailyRow {
   own_misdirected: number;
   own_refused: number;
   own_last_answered: number | null;
-}
-
-/** A batch's figures of one host, day and address, before they become a row. */
-interface DailyCount extends DailyFigures {
-  day: number;
-  host: string;
-  address: string;
 }
 
 export interface DetailRow {
@@ -74,19 +65,16 @@ export interface Rows {
 const bool = (b: boolean | undefined): number | null => (b === undefined ? null : b ? 1 : 0);
 
 /**
- * The rows a group of batches adds, each table's in one array (one insert each). Counts are summed per batch,
- * never across batches: the seq in their keys is what lets a batch delivered again be counted once.
+ * The detail and retry rows a group of batches adds, each table's in one array (one insert each). Its traffic goes
+ * as fetch_raw rows (raw.ts), which the server rolls up into fetch_hourly and fetch_daily per batch (rollup.ts):
+ * counts are never summed across batches, since the seq in their keys is what lets a batch delivered again be
+ * counted once. Those two arrays are filled only by copy-store, from a SQLite store's own rows.
  */
 export function toRows(batches: readonly LoggedBatch[]): Rows {
   const rows: Rows = { fetch_hourly: [], fetch_daily: [], fetch_detail: [], fetch_retry: [] };
   for (const b of batches) {
     if (!Number.isSafeInteger(b.seq) || b.seq < 0) throw new TypeError(`batch seq is not a safe integer: ${b.seq}`);
-    const hourly = new Map<string, HourlyRow>();
-    const daily = new Map<string, DailyCount>();
     for (const f of b.fetches) {
-      const hour = Math.floor(f.timeMs / HOUR_MS);
-      countHourly(hourly, b.seq, hour, f);
-      countDaily(daily, hour, f);
       if (!keepsDetail(f)) continue;
       rows.fetch_detail.push(detailRow(f));
       if (f.retryOf !== "") {
@@ -99,53 +87,9 @@ export function toRows(batches: readonly LoggedBatch[]): Rows {
         });
       }
     }
-    for (const r of hourly.values()) rows.fetch_hourly.push(r);
-    for (const d of daily.values()) rows.fetch_daily.push(dailyRow(b.seq, d));
   }
   return rows;
 }
-
-function countHourly(rows: Map<string, HourlyRow>, seq: number, hour: number, f: Fetch): void {
-  const key = `${hour} ${f.status} ${f.protocol} ${f.kind} ${f.host} ${f.address}`;
-  const r = rows.get(key);
-  if (r !== undefined) r.count++;
-  else {
-    rows.set(key, {
-      hour,
-      host: f.host,
-      status: f.status,
-      protocol: f.protocol,
-      conn_kind: f.kind,
-      address: f.address,
-      seq,
-      count: 1,
-    });
-  }
-}
-
-function countDaily(days: Map<string, DailyCount>, hour: number, f: Fetch): void {
-  const day = Math.floor(hour / 24);
-  const key = `${day} ${f.host} ${f.address}`;
-  let d = days.get(key);
-  if (d === undefined) {
-    d = { day, host: f.host, address: f.address, ...noFigures() };
-    days.set(key, d);
-  }
-  addFetches(d, hour, f.kind === ConnKind.OWN, f.status, 1);
-}
-
-const dailyRow = (seq: number, d: DailyCount): DailyRow => ({
-  day: d.day,
-  host: d.host,
-  address: d.address,
-  seq,
-  fetches: d.fetches,
-  answered: d.answered,
-  own_fetches: d.ownFetches,
-  own_misdirected: d.ownMisdirected,
-  own_refused: d.ownRefused,
-  own_last_answered: d.ownLastAnswered,
-});
 
 function detailRow(f: Fetch): DetailRow {
   return {

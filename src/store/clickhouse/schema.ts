@@ -1,3 +1,4 @@
+import { dailyRollup, hourlyRollup, RAW_COLUMNS } from "./rollup.js";
 import { ident, int } from "./sql.js";
 
 /** Where the tables live: one server, or a cluster (`<cluster>` in the servers' remote_servers) of shards. */
@@ -11,8 +12,9 @@ export interface SchemaOptions {
 
 interface TableSpec {
   columns: string;
-  partition: string;
-  order: string;
+  /** Partition and order of a MergeTree; a table without them keeps nothing (engine Null). */
+  partition?: string;
+  order?: string;
   /** Rows with the same value land on the same shard; must hold for every copy of a row, so it is the host's. */
   shardBy: string;
 }
@@ -116,8 +118,12 @@ const GRANULE_ROWS = 1024;
 
 function createTable(o: SchemaOptions, table: string, spec: TableSpec): string[] {
   const columns = spec.columns.replace(/\s+/g, " ");
-  const local = `CREATE TABLE IF NOT EXISTS ${localName(o, table)}${onCluster(o)} (${columns}) ENGINE = ${engine(o, table)}
-    PARTITION BY ${spec.partition} ORDER BY (${spec.order}) SETTINGS index_granularity = ${int(GRANULE_ROWS)}`;
+  const storage =
+    spec.partition === undefined || spec.order === undefined
+      ? "Null"
+      : `${engine(o, table)} PARTITION BY ${spec.partition} ORDER BY (${spec.order})
+    SETTINGS index_granularity = ${int(GRANULE_ROWS)}`;
+  const local = `CREATE TABLE IF NOT EXISTS ${localName(o, table)}${onCluster(o)} (${columns}) ENGINE = ${storage}`;
   if (o.cluster === undefined) return [local];
   const distributed = `CREATE TABLE IF NOT EXISTS ${tableName(o, table)}${onCluster(o)} AS ${localName(o, table)}
     ENGINE = Distributed(${ident(o.cluster)}, ${ident(o.database)}, ${ident(`${table}_local`)}, ${spec.shardBy})`;
@@ -158,7 +164,21 @@ export const MIGRATIONS: readonly ((o: SchemaOptions) => string[])[] = [
       shardBy: "intHash64(write_id)",
     }),
   ],
+  // Fetches as writers send them, rolled up by the server into fetch_hourly and fetch_daily (rollup.ts). Writers
+  // of before this migration send those tables' rows themselves, and nothing to fetch_raw: during an upgrade both
+  // kinds of writer store each batch once.
+  (o) => [
+    ...createTable(o, "fetch_raw", { columns: RAW_COLUMNS, shardBy: "cityHash64(host)" }),
+    createView(o, "fetch_hourly_rollup", "fetch_hourly", hourlyRollup(localName(o, "fetch_raw"))),
+    createView(o, "fetch_daily_rollup", "fetch_daily", dailyRollup(localName(o, "fetch_raw"))),
+  ],
 ];
+
+/** A materialized view on each node: what `select` gives for each block inserted into its table goes to `to`. */
+function createView(o: SchemaOptions, view: string, to: string, select: string): string {
+  return `CREATE MATERIALIZED VIEW IF NOT EXISTS ${tableName(o, view)}${onCluster(o)} TO ${localName(o, to)}
+    AS ${select}`;
+}
 
 /** What comes before the migrations: the database and the table that says which migrations were applied. */
 export function bootstrapStatements(o: SchemaOptions): string[] {

@@ -1,4 +1,5 @@
 import { randomInt } from "node:crypto";
+import { Readable } from "node:stream";
 import type { ClickHouseClient } from "@clickhouse/client";
 import type { LoggedBatch } from "../../domain/logged-batch.js";
 import type { ReadStore } from "../../domain/read-store.js";
@@ -19,6 +20,7 @@ import { CopyTarget } from "./copy.js";
 import { HostIds } from "./host-ids.js";
 import { applySchema } from "./migrate.js";
 import { type Tables, totalDetail, totalFetches } from "./queries.js";
+import { rawPieces } from "./raw.js";
 import { ClickHouseReader, Rewrites } from "./reader.js";
 import { purge } from "./retention.js";
 import { partitionOf, type Rows, toRows } from "./rows.js";
@@ -85,7 +87,7 @@ export class ClickHouseStore implements ChangeFeed {
     if (batches.length === 0) return;
     const rows = toRows(batches);
     await this.recordSeqs([...new Set(batches.map((b) => b.seq))]);
-    await this.insertAll(rows);
+    await this.insertAll(rows, batches);
   }
 
   /**
@@ -119,11 +121,12 @@ export class ClickHouseStore implements ChangeFeed {
    * every row is stored, never before: a query node that sees it can trust that what it reads next includes them,
    * and the hosts it touched, stored beside the rows (changes.ts).
    */
-  async insertAll(rows: Rows): Promise<void> {
+  async insertAll(rows: Rows, raw: readonly LoggedBatch[] = []): Promise<void> {
     const change = newChange();
     await Promise.all([
       ...(Object.keys(rows) as (keyof Rows)[]).map((table) => this.insert(table, rows[table])),
-      this.insertRows("store_changed_hosts", changedHostRows(rows, change.write_id, change.changed_ms)),
+      this.insertRaw(raw),
+      this.insertRows("store_changed_hosts", changedHostRows(rows, raw, change.write_id, change.changed_ms)),
       this.insertRows("store_changed_retries", changedRetryRows(rows, change.write_id, change.changed_ms)),
     ]);
     await this.insertRows("store_changes", [change]);
@@ -154,15 +157,31 @@ export class ClickHouseStore implements ChangeFeed {
     }
   }
 
+  /** The fetches as fetch_raw rows, which the server rolls up (rollup.ts); one piece after the other. */
+  private async insertRaw(batches: readonly LoggedBatch[]): Promise<void> {
+    for (const text of rawPieces(batches, MAX_PARTITIONS_PER_INSERT)) {
+      await this.client.insert({
+        table: tableName(this.schema, "fetch_raw"),
+        values: Readable.from([Buffer.from(text)], { objectMode: false }),
+        format: "TabSeparated",
+        clickhouse_settings: this.insertSettings,
+      });
+    }
+  }
+
   private async insertRows(table: string, values: readonly object[]): Promise<void> {
     if (values.length === 0) return;
     await this.client.insert({
       table: tableName(this.schema, table),
       values: values as object[],
       format: "JSONEachRow",
-      // Through a Distributed table, answer only once every shard has the rows, not once they are queued.
-      clickhouse_settings: this.schema.cluster === undefined ? {} : { insert_distributed_sync: 1 },
+      clickhouse_settings: this.insertSettings,
     });
+  }
+
+  // Through a Distributed table, answer only once every shard has the rows, not once they are queued.
+  private get insertSettings() {
+    return this.schema.cluster === undefined ? {} : { insert_distributed_sync: 1 as const };
   }
 
   /**

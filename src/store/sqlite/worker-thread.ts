@@ -72,7 +72,7 @@ function bundled(entry: string, name: string): string | undefined {
   if (built !== undefined) return built;
   try {
     const esbuild = createRequire(import.meta.url)("esbuild") as Esbuild;
-    const dir = fileURLToPath(new URL("../node_modules/.cache/crawldiag-workers/", import.meta.url));
+    const dir = fileURLToPath(new URL("../../../node_modules/.cache/crawldiag-workers/", import.meta.url));
     mkdirSync(dir, { recursive: true });
     removeOrphans(dir);
     const outfile = `${dir}${name}-${process.pid}-${randomBytes(4).toString("hex")}.mjs`;
