@@ -1,5 +1,4 @@
 import { randomInt } from "node:crypto";
-import { Readable } from "node:stream";
 import type { ClickHouseClient } from "@clickhouse/client";
 import type { LoggedBatch } from "../../domain/logged-batch.js";
 import type { ReadStore } from "../../domain/read-store.js";
@@ -18,12 +17,12 @@ import type { ChangeFeed, ChangeLog, TouchedHosts } from "./changes.js";
 import { connect } from "./connection.js";
 import { CopyTarget } from "./copy.js";
 import { HostIds } from "./host-ids.js";
+import { Inserts } from "./inserts.js";
 import { applySchema } from "./migrate.js";
 import { type Tables, totalDetail, totalFetches } from "./queries.js";
-import { rawPieces } from "./raw.js";
 import { ClickHouseReader, Rewrites } from "./reader.js";
 import { purge } from "./retention.js";
-import { partitionOf, type Rows, toRows } from "./rows.js";
+import { type Rows, toRows } from "./rows.js";
 import { type SchemaOptions, tableName } from "./schema.js";
 import { list } from "./sql.js";
 
@@ -34,10 +33,6 @@ export interface OpenOptions {
   replicated?: boolean | undefined;
 }
 
-// Current servers refuse an insert that spans more partitions than this (max_partitions_per_insert_block); 18.16
-// has no such limit nor the setting. Only a backfill of old records spreads a group over that many weeks.
-const MAX_PARTITIONS_PER_INSERT = 100;
-
 /**
  * Cluster mode's store: writers hand it the log's batches (BatchStore), query nodes read through reads().
  * Every figure is kept so that writing a batch again, in any group, changes nothing (see schema.ts).
@@ -45,11 +40,13 @@ const MAX_PARTITIONS_PER_INSERT = 100;
 export class ClickHouseStore implements ChangeFeed {
   private readonly tables: Tables;
   private readonly rewrites = new Rewrites();
+  private readonly inserts: Inserts;
 
   private constructor(
     private readonly client: ClickHouseClient,
     private readonly schema: SchemaOptions,
   ) {
+    this.inserts = new Inserts(client, schema);
     const name = (t: string) => tableName(schema, t);
     this.tables = {
       hourly: name("fetch_hourly"),
@@ -97,7 +94,7 @@ export class ClickHouseStore implements ChangeFeed {
   async recordSeqs(seqs: readonly number[]): Promise<void> {
     if (seqs.length === 0) return;
     const now = Date.now();
-    await this.insertRows(
+    await this.inserts.rows(
       "fetch_batch",
       seqs.map((seq) => ({ seq, write_id: randomInt(2 ** 47), written_ms: now })),
     );
@@ -110,7 +107,7 @@ export class ClickHouseStore implements ChangeFeed {
       for (const r of rows) again.push(Number(r.seq));
     }
     if (again.length > 0)
-      await this.insertRows(
+      await this.inserts.rows(
         "fetch_rewritten",
         again.map((seq) => ({ seq, flagged_ms: now })),
       );
@@ -124,12 +121,12 @@ export class ClickHouseStore implements ChangeFeed {
   async insertAll(rows: Rows, raw: readonly LoggedBatch[] = []): Promise<void> {
     const change = newChange();
     await Promise.all([
-      ...(Object.keys(rows) as (keyof Rows)[]).map((table) => this.insert(table, rows[table])),
-      this.insertRaw(raw),
-      this.insertRows("store_changed_hosts", changedHostRows(rows, raw, change.write_id, change.changed_ms)),
-      this.insertRows("store_changed_retries", changedRetryRows(rows, change.write_id, change.changed_ms)),
+      ...(Object.keys(rows) as (keyof Rows)[]).map((table) => this.inserts.table(table, rows[table])),
+      this.inserts.raw(raw),
+      this.inserts.rows("store_changed_hosts", changedHostRows(rows, raw, change.write_id, change.changed_ms)),
+      this.inserts.rows("store_changed_retries", changedRetryRows(rows, change.write_id, change.changed_ms)),
     ]);
-    await this.insertRows("store_changes", [change]);
+    await this.inserts.rows("store_changes", [change]);
   }
 
   /** store_changes now: count, checksum, and the changes at or after `sinceMs` (changes.ts). */
@@ -149,39 +146,6 @@ export class ClickHouseStore implements ChangeFeed {
 
   private async select<T>(query: string): Promise<T[]> {
     return (await this.client.query({ query, format: "JSONEachRow" })).json<T>();
-  }
-
-  private async insert<K extends keyof Rows>(table: K, rows: Rows[K]): Promise<void> {
-    for (const chunk of byPartitions(rows, partitionOf[table] as (r: Rows[K][number]) => number)) {
-      await this.insertRows(table, chunk);
-    }
-  }
-
-  /** The fetches as fetch_raw rows, which the server rolls up (rollup.ts); one piece after the other. */
-  private async insertRaw(batches: readonly LoggedBatch[]): Promise<void> {
-    for (const text of rawPieces(batches, MAX_PARTITIONS_PER_INSERT)) {
-      await this.client.insert({
-        table: tableName(this.schema, "fetch_raw"),
-        values: Readable.from([Buffer.from(text)], { objectMode: false }),
-        format: "TabSeparated",
-        clickhouse_settings: this.insertSettings,
-      });
-    }
-  }
-
-  private async insertRows(table: string, values: readonly object[]): Promise<void> {
-    if (values.length === 0) return;
-    await this.client.insert({
-      table: tableName(this.schema, table),
-      values: values as object[],
-      format: "JSONEachRow",
-      clickhouse_settings: this.insertSettings,
-    });
-  }
-
-  // Through a Distributed table, answer only once every shard has the rows, not once they are queued.
-  private get insertSettings() {
-    return this.schema.cluster === undefined ? {} : { insert_distributed_sync: 1 as const };
   }
 
   /**
@@ -217,7 +181,7 @@ export class ClickHouseStore implements ChangeFeed {
   async purge(nowMs: number, retentionDays: number): Promise<{ hourly: number; detail: number; requests: number }> {
     const counts = await purge(this.client, this.schema, nowMs, retentionDays);
     // A change that lists no hosts: query nodes drop every diagnosis they kept.
-    if (counts.hourly > 0 || counts.detail > 0) await this.insertRows("store_changes", [newChange()]);
+    if (counts.hourly > 0 || counts.detail > 0) await this.inserts.rows("store_changes", [newChange()]);
     return counts;
   }
 
@@ -228,22 +192,3 @@ export class ClickHouseStore implements ChangeFeed {
 
 /** A store_changes row: a random id (the change log's checksum adds them up) and the time, on this node's clock. */
 const newChange = () => ({ write_id: randomInt(2 ** 47), changed_ms: Date.now() });
-
-/** The rows in one piece, or, when they span too many partitions for one insert, in pieces of whole weeks. */
-function byPartitions<T>(rows: readonly T[], partitionOf: (r: T) => number): T[][] {
-  if (rows.length === 0) return [];
-  const days = new Map<number, T[]>();
-  for (const r of rows) {
-    const d = partitionOf(r);
-    const list = days.get(d);
-    if (list === undefined) days.set(d, [r]);
-    else list.push(r);
-  }
-  if (days.size <= MAX_PARTITIONS_PER_INSERT) return [rows as T[]];
-  const out: T[][] = [];
-  const lists = [...days.values()];
-  for (let i = 0; i < lists.length; i += MAX_PARTITIONS_PER_INSERT) {
-    out.push(lists.slice(i, i + MAX_PARTITIONS_PER_INSERT).flat());
-  }
-  return out;
-}
