@@ -3,7 +3,8 @@ import { MISDIRECTED, REFUSAL_STATUSES } from "./fetch.js";
 /**
  * A host's traffic at one server address over one UTC day, with its own connections' figures beside the total:
  * what both stores keep per day so that a long window reads days, not hours. One rule for both, so that they
- * give the same facts.
+ * give the same facts: ClickHouse applies addFetches as SQL (store/clickhouse/rollup.ts), and the tests that
+ * compare the two stores' figures hold them to it.
  */
 export interface DailyFigures {
   fetches: number;
