@@ -149,4 +149,30 @@ test("a change the recent ones do not account for, or one that lists no hosts, d
   }
 });
 
+test("the change log's count and checksum come from a row a day that follows every write, however many", async () => {
+  const db = `crawldiag_c${++databases}`;
+  const store = await ClickHouseStore.open(`${ch.url}/${db}`);
+  const raw = createClient({ url: ch.url, database: db });
+  const one = async <T>(query: string) => (await (await raw.query({ query, format: "JSONEachRow" })).json<T>())[0];
+  try {
+    for (const host of ["a.example", "b.example", "c.example"]) await write(store, own(host, 2, { status: 421 }));
+    const log = await one<{ n: string; s: string }>("SELECT count() AS n, sum(write_id) AS s FROM store_changes");
+    const now = await store.changes(0);
+    assert.equal([now.count, now.sum], [3, BigInt(log?.s ?? -1)]);
+    assert.is(now.recent.length, 3);
+    await raw.command({ query: "OPTIMIZE TABLE store_changes_daily FINAL" });
+    assert.equal(
+      await one("SELECT count() AS days, sum(changes) AS n FROM store_changes_daily"),
+      { days: "1", n: "3" },
+      "UInt64s come as strings",
+    );
+    // Nothing since: no ids to read, and the same totals.
+    const later = await store.changes(Date.now() + 3_600_000);
+    assert.equal(later, { count: 3, sum: now.sum, last: 0, recent: [] });
+  } finally {
+    await raw.close();
+    await store.close();
+  }
+});
+
 test.run();

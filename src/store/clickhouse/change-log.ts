@@ -48,25 +48,36 @@ export function changedRetryRows(rows: Rows, writeId: number, changedMs: number)
 
 type Num = string | number;
 
-/** The change log's count and checksum, and the ids of the changes at or after `sinceMs`. */
-export const changesQuery = (t: Tables, sinceMs: number): string =>
-  `SELECT count() AS n, sum(write_id) AS s, max(changed_ms) AS last,
-    groupArrayIf(write_id, changed_ms >= ${int(sinceMs)}) AS recent FROM ${t.changes}`;
+/**
+ * The change log's count and checksum, from its daily totals: a row a day (and shard), however many changes. Read
+ * apart from the recent changes: a write seen by one read and not yet by the other makes them disagree, and the
+ * query node then drops everything, which is correct (changes.ts).
+ */
+export const changeTotalsQuery = (t: Tables): string =>
+  `SELECT sum(changes) AS n, sum(checksum) AS s FROM ${t.changesDaily}`;
 
-export interface ChangeLogRow {
+/** The ids of the changes at or after `sinceMs` (a range of the table's primary key), and the latest time, 0 for none. */
+export const recentChangesQuery = (t: Tables, sinceMs: number): string =>
+  `SELECT max(changed_ms) AS last, groupArray(write_id) AS recent FROM ${t.changes}
+    WHERE changed_ms >= ${int(sinceMs)}`;
+
+export interface ChangeTotalsRow {
   n: Num;
   s: Num;
+}
+
+export interface RecentChangesRow {
   last: Num;
   recent: Num[];
 }
 
-export function changeLogOf(row: ChangeLogRow | undefined): ChangeLog {
+export function changeLogOf(totals: ChangeTotalsRow | undefined, recent: RecentChangesRow | undefined): ChangeLog {
   return {
-    count: Number(row?.n ?? 0),
-    // sum() of UInt64 wraps at 2^64 on the server: compared as such.
-    sum: BigInt(row?.s ?? 0),
-    last: Number(row?.last ?? 0),
-    recent: (row?.recent ?? []).map(Number),
+    count: Number(totals?.n ?? 0),
+    // sum() of UInt64 wraps at 2^64 on the server (in the totals' merges too): compared as such.
+    sum: BigInt(totals?.s ?? 0),
+    last: Number(recent?.last ?? 0),
+    recent: (recent?.recent ?? []).map(Number),
   };
 }
 

@@ -70,7 +70,8 @@ export class VersionedCache {
     const since = (before?.last ?? Date.now()) - HORIZON_MS;
     const log = await feed.changes(since);
     this.kept = await this.after(feed, before, log, since);
-    this.seen = { ...log, ids: new Set(log.recent) };
+    // No change since `since`: the next call looks back from the same moment.
+    this.seen = { ...log, last: log.last > 0 ? log.last : since + HORIZON_MS, ids: new Set(log.recent) };
     return this.kept;
   }
 

@@ -13,6 +13,7 @@ export interface Tables {
   batch: string;
   rewritten: string;
   changes: string;
+  changesDaily: string;
   changedHosts: string;
   changedRetries: string;
   /** "GLOBAL IN" over Distributed tables (the subquery runs once, not once per shard), else "IN". */

@@ -11,6 +11,7 @@ const LAG: Record<string, number> = {
   store_changes: 1,
   store_changed_hosts: 1,
   store_changed_retries: 1,
+  store_changes_daily: 1,
 };
 const MUTATION_WAIT_MS = 120_000;
 

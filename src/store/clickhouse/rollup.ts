@@ -38,3 +38,8 @@ export const dailyRollup = (raw: string): string =>
     if(countIf(${OWN} AND status != ${M}) = 0, NULL, toInt32(maxIf(${HOUR}, ${OWN} AND status != ${M})))
       AS own_last_answered
     FROM ${raw} GROUP BY day, host, address, seq`;
+
+/** The change log's rows per day: how many, and the sum of their ids (wrapping at 2^64, as a read's sum does). */
+export const changesRollup = (changes: string): string =>
+  `SELECT toInt32(intDiv(changed_ms, ${int(DAY_MS)})) AS day, toUInt64(count()) AS changes, sum(write_id) AS checksum
+    FROM ${changes} GROUP BY day`;

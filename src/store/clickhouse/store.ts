@@ -3,12 +3,14 @@ import type { ClickHouseClient } from "@clickhouse/client";
 import type { LoggedBatch } from "../../domain/logged-batch.js";
 import type { ReadStore } from "../../domain/read-store.js";
 import {
-  type ChangeLogRow,
+  type ChangeTotalsRow,
   changedHostRows,
   changedRetryRows,
   changeLogOf,
-  changesQuery,
+  changeTotalsQuery,
   originalsQuery,
+  type RecentChangesRow,
+  recentChangesQuery,
   type TouchedRow,
   touchedOf,
   touchedQuery,
@@ -56,6 +58,7 @@ export class ClickHouseStore implements ChangeFeed {
       batch: name("fetch_batch"),
       rewritten: name("fetch_rewritten"),
       changes: name("store_changes"),
+      changesDaily: name("store_changes_daily"),
       changedHosts: name("store_changed_hosts"),
       changedRetries: name("store_changed_retries"),
       in: schema.cluster === undefined ? "IN" : "GLOBAL IN",
@@ -131,7 +134,11 @@ export class ClickHouseStore implements ChangeFeed {
 
   /** store_changes now: count, checksum, and the changes at or after `sinceMs` (changes.ts). */
   async changes(sinceMs: number): Promise<ChangeLog> {
-    return changeLogOf((await this.select<ChangeLogRow>(changesQuery(this.tables, sinceMs)))[0]);
+    const [totals, recent] = await Promise.all([
+      this.select<ChangeTotalsRow>(changeTotalsQuery(this.tables)),
+      this.select<RecentChangesRow>(recentChangesQuery(this.tables, sinceMs)),
+    ]);
+    return changeLogOf(totals[0], recent[0]);
   }
 
   /** The hosts the changes `ids` touched (changes.ts). */
