@@ -6,8 +6,8 @@ import { int } from "./sql.js";
 /**
  * Writers send each fetch once, as a fetch_raw row, and the server rolls them up into fetch_hourly and fetch_daily
  * (materialized views on a Null table, which keeps nothing itself). Building both tables' rows in the writer and
- * sending them as JSON was a quarter of a one-node cluster's main thread at full ingest: 1.5 rows and 230 bytes a
- * fetch, against one row of about 60 bytes now.
+ * sending them as JSON was about a fifth of a one-node cluster's main thread at full ingest (profiled): 1.5 rows
+ * and 230 bytes a fetch, against one line of about 60 bytes now.
  *
  * A view sees one insert block at a time, so each (key, seq) must reach the server in one block, or two rows would
  * share a key and a merge would keep one of them: a seq's rows of one week are always in one insert (raw.ts), and

@@ -68,7 +68,7 @@ const bool = (b: boolean | undefined): number | null => (b === undefined ? null 
  * The detail and retry rows a group of batches adds, each table's in one array (one insert each). Its traffic goes
  * as fetch_raw rows (raw.ts), which the server rolls up into fetch_hourly and fetch_daily per batch (rollup.ts):
  * counts are never summed across batches, since the seq in their keys is what lets a batch delivered again be
- * counted once. Those two arrays are filled only by copy-store, from a SQLite store's own rows.
+ * counted once. Their arrays stay empty here: copy-store fills them from a SQLite store's own rows.
  */
 export function toRows(batches: readonly LoggedBatch[]): Rows {
   const rows: Rows = { fetch_hourly: [], fetch_daily: [], fetch_detail: [], fetch_retry: [] };
