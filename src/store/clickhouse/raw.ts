@@ -8,7 +8,7 @@ import { weekOfDay } from "./schema.js";
  * views see all of a key's fetches in one block; and at most `maxWeeks` weeks, which current servers require of
  * an insert (max_partitions_per_insert_block), and about `maxRows` lines.
  */
-export function rawPieces(batches: readonly LoggedBatch[], maxWeeks: number, maxRows = 500_000): string[] {
+export function rawPieces(batches: readonly LoggedBatch[], maxWeeks: number, maxRows = 100_000): string[] {
   const pieces: string[] = [];
   let text = "";
   let rows = 0;

@@ -11,7 +11,9 @@ import { int } from "./sql.js";
  *
  * A view sees one insert block at a time, so each (key, seq) must reach the server in one block, or two rows would
  * share a key and a merge would keep one of them: a seq's rows of one week are always in one insert (raw.ts), and
- * an insert stays well under the rows a block holds (max_insert_block_size, 1,048,576 by default).
+ * an insert holds about 100,000 lines at most (a group's bound, or one batch of CRAWLDIAG_MAX_BATCH), a tenth of
+ * what the server keeps in one block by default (max_insert_block_size; newer servers, which parse large inputs
+ * in parallel chunks, squash them into blocks of min_insert_block_size_rows, also about a million).
  */
 export const RAW_COLUMNS =
   "seq UInt64, time_ms Int64, host String, status UInt16, protocol UInt8, conn_kind UInt8, address String";
