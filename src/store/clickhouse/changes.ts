@@ -7,7 +7,7 @@ export interface Kept {
   ids: HostIds;
 }
 
-/** store_changes as one query read it: count and checksum of every change, and the ids of the recent ones. */
+/** The change log as a node read it: count and checksum of every change (from its daily totals), and the recent ids. */
 export interface ChangeLog {
   count: number;
   sum: bigint;

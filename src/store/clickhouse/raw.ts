@@ -1,6 +1,5 @@
 import type { LoggedBatch } from "../../domain/logged-batch.js";
-import { DAY_MS } from "../../domain/window.js";
-import { weekOfDay } from "./schema.js";
+import { weekOfTime } from "./schema.js";
 
 /**
  * fetch_raw's rows, as TabSeparated text (rollup.ts has the columns): one line a fetch, built straight from the
@@ -38,14 +37,14 @@ function* byWeek(batches: readonly LoggedBatch[]): Generator<Part> {
   for (const b of batches) {
     const first = b.fetches[0];
     if (first === undefined) continue;
-    const week = weekOf(first.timeMs);
-    if (b.fetches.every((f) => weekOf(f.timeMs) === week)) {
+    const week = weekOfTime(first.timeMs);
+    if (b.fetches.every((f) => weekOfTime(f.timeMs) === week)) {
       yield { ...b, week };
       continue;
     }
     const split = new Map<number, LoggedBatch["fetches"][number][]>();
     for (const f of b.fetches) {
-      const w = weekOf(f.timeMs);
+      const w = weekOfTime(f.timeMs);
       const list = split.get(w);
       if (list === undefined) split.set(w, [f]);
       else list.push(f);
@@ -53,8 +52,6 @@ function* byWeek(batches: readonly LoggedBatch[]): Generator<Part> {
     for (const [w, fetches] of split) yield { seq: b.seq, fetches, week: w };
   }
 }
-
-const weekOf = (timeMs: number): number => weekOfDay(Math.floor(timeMs / DAY_MS));
 
 function lines(b: LoggedBatch): string {
   const seq = `${b.seq}\t`;

@@ -1,8 +1,7 @@
 import type { Fetch } from "../../domain/fetch.js";
 import { keepsDetail } from "../../domain/fetch.js";
 import type { LoggedBatch } from "../../domain/logged-batch.js";
-import { DAY_MS } from "../../domain/window.js";
-import { weekOfDay } from "./schema.js";
+import { weekOfDay, weekOfTime } from "./schema.js";
 
 export interface HourlyRow {
   hour: number;
@@ -116,6 +115,6 @@ function detailRow(f: Fetch): DetailRow {
 export const partitionOf = {
   fetch_hourly: (r: HourlyRow) => weekOfDay(Math.floor(r.hour / 24)),
   fetch_daily: (r: DailyRow) => weekOfDay(r.day),
-  fetch_detail: (r: DetailRow) => weekOfDay(Math.floor(r.time_ms / DAY_MS)),
-  fetch_retry: (r: RetryRow) => weekOfDay(Math.floor(r.time_ms / DAY_MS)),
+  fetch_detail: (r: DetailRow) => weekOfTime(r.time_ms),
+  fetch_retry: (r: RetryRow) => weekOfTime(r.time_ms),
 };

@@ -1,3 +1,4 @@
+import { DAY_MS } from "../../domain/window.js";
 import { changesRollup, dailyRollup, hourlyRollup, RAW_COLUMNS } from "./rollup.js";
 import { ident, int } from "./sql.js";
 
@@ -29,6 +30,8 @@ interface TableSpec {
 /** The partition of a UTC day number: its week, counted from Monday 1969-12-29 (days since 1970 + 3). */
 export const week = (day: string): string => `intDiv(${day} + 3, 7)`;
 export const weekOfDay = (day: number): number => Math.floor((day + 3) / 7);
+/** The partition of a moment (epoch ms): the week of its UTC day. */
+export const weekOfTime = (timeMs: number): number => weekOfDay(Math.floor(timeMs / DAY_MS));
 
 /** Each table's UTC day, from its columns (retention cuts by it; the partition is its week). */
 export const DAY_OF = {
