@@ -197,6 +197,19 @@ test("a request_id sent again through another node gets its first result, replay
   assert.is(err.message, "request_id: already used for a different batch");
 });
 
+test("a different batch under a used request_id leaves its 421s free: a later batch records them", async () => {
+  const id = requestId("reused");
+  const ingest = ingestOf(await open());
+  await ingest.submit(received(encode(id, [record()])));
+  const reused = encode(id, [record({ statusCode: MISDIRECTED, fetchId: "only-once" })]);
+  assert.is((await kindOf(ingest.submit(received(reused)))).kind, "already_exists");
+  const later = await ingestOf(await open()).submit(
+    received(encode(requestId("later"), [record({ statusCode: MISDIRECTED, fetchId: "only-once" })])),
+  );
+  assert.is(later.acceptedCount, 1);
+  assert.equal(later.rejections, []);
+});
+
 test("two batches under one request_id on two nodes at once: one is stored, the other is ALREADY_EXISTS and claims nothing", async () => {
   const id = requestId("race");
   const a = encode(id, [record({ statusCode: MISDIRECTED, fetchId: "race-a" })]);

@@ -3,6 +3,7 @@ import type { KV } from "nats";
 import type { Fetch } from "../../domain/fetch.js";
 import { keepsDetail } from "../../domain/fetch.js";
 import { isWrongLastSequence } from "./request-entry.js";
+import type { NatsLog } from "./setup.js";
 
 /** KV keys allow only [-/_=.a-zA-Z0-9]: a digest of (crawler, fetch_id) fits whatever the ids hold. */
 export function claimKey(crawler: string, fetchId: string): string {
@@ -25,10 +26,15 @@ export interface Claims {
  * Claims the (crawler, fetch_id) of every detail fetch, all at once. A claim the same claimant already holds is a
  * retry of this batch (its first node died before answering): it stays ours.
  */
-export async function claimDetail(kv: KV, holder: string, fetches: readonly Fetch[]): Promise<Claims> {
+export async function claimDetail(
+  log: Pick<NatsLog, "claims" | "claimWriter">,
+  holder: string,
+  fetches: readonly Fetch[],
+): Promise<Claims> {
   const detail = fetches.filter(keepsDetail);
   const keys = detail.map((f) => claimKey(f.crawler, f.fetchId));
-  const got = await Promise.all(keys.map((key) => claim(kv, key, holder)));
+  const first = await log.claimWriter.create(keys, Buffer.from(holder));
+  const got = await Promise.all(keys.map((key, i) => claim(log.claims, key, holder, first[i])));
   const out: Claims = { refused: [], created: [] };
   got.forEach((g, i) => {
     const f = detail[i];
@@ -45,16 +51,29 @@ export async function release(kv: KV, created: readonly [string, number][]): Pro
   await Promise.allSettled(created.map(([key, revision]) => kv.delete(key, { previousSeq: revision })));
 }
 
-async function claim(kv: KV, key: string, holder: string): Promise<number | "ours" | "refused"> {
+/** A key's claim, from the first attempt to create it (`created`): what holds it is read only when it was taken. */
+async function claim(
+  kv: KV,
+  key: string,
+  holder: string,
+  created: number | "taken" | undefined,
+): Promise<number | "ours" | "refused"> {
   for (let attempt = 0; attempt < 3; attempt++) {
-    try {
-      return await kv.create(key, holder);
-    } catch (e) {
-      if (!isWrongLastSequence(e)) throw e;
-    }
+    const c = attempt === 0 && created !== undefined ? created : await create(kv, key, holder);
+    if (c !== "taken") return c;
     const e = await kv.get(key);
     // Gone between the two calls (expired or released): try to create it again.
     if (e !== null && e.operation === "PUT") return e.string() === holder ? "ours" : "refused";
   }
   return "refused";
+}
+
+/** kv.create, which also takes over a key whose last entry is a delete marker (a claim given back). */
+async function create(kv: KV, key: string, holder: string): Promise<number | "taken"> {
+  try {
+    return await kv.create(key, holder);
+  } catch (e) {
+    if (isWrongLastSequence(e)) return "taken";
+    throw e;
+  }
 }

@@ -2,11 +2,11 @@
  * Cluster-mode ingest: a batch is acknowledged once it is in the replicated JetStream stream; writers store it
  * later (drain.ts). The answers and error codes are SQLite's (domain/ingest.ts, sqlite/writer.ts).
  *
- * One call: decode and check the request; answer a known request_id from its entry (replay or ALREADY_EXISTS);
- * validate; claim the (crawler, fetch_id) of each detail fetch in the claims bucket (held by another batch →
- * refused as "already recorded by an earlier batch"); publish the bytes with msgID = request_id and headers
- * holding what decided the result (batch-message.ts); wait for the stream's ack, the durability point; create the
- * request entry {digest, result, seq}; answer.
+ * One call: decode and check the request; validate; claim the (crawler, fetch_id) of each detail fetch in the
+ * claims bucket (held by another batch → refused as "already recorded by an earlier batch"); answer a known
+ * request_id from its entry (replay or ALREADY_EXISTS, giving back the claims just created); publish the bytes
+ * with msgID = request_id and headers holding what decided the result (batch-message.ts); wait for the stream's
+ * ack, the durability point; create the request entry {digest, result, seq}; answer.
  *
  * Why a retry of the same request_id, on any node, counts the batch exactly once:
  * - Two guards: the stream drops a msgID it has seen within its duplicate window, and the request entry is
@@ -91,13 +91,20 @@ export class LogIngest implements IngestSink {
         `the batch takes ${b.bytes.byteLength} bytes, more than the log accepts (${this.log.maxPayload - HEADER_ROOM}); send fewer records`,
       );
     }
-    const prior = await findEntry(this.log.requests, requestId);
-    if (prior !== undefined) return replayOf(prior, digest);
-
+    // Looked up while the batch is validated and claimed, one round trip fewer on every call; a request_id seen
+    // before is the rare case, and then whatever claims this call created are given back.
+    const entryFound = findEntry(this.log.requests, requestId);
     const days = this.opts.retentionDays;
     const ctx = { nowMs: b.nowMs, oldestMs: days === 0 ? 0 : b.nowMs - days * DAY_MS, denied: b.deniedCrawlers };
     const { fetches, rejections } = validate(batch.records, ctx);
-    const claims = await claimDetail(this.log.claims, claimant(requestId, digest), fetches);
+    const [prior, claims] = await Promise.all([
+      entryFound,
+      claimDetail(this.log, claimant(requestId, digest), fetches),
+    ]);
+    if (prior !== undefined) {
+      await release(this.log.claims, claims.created);
+      return replayOf(prior, digest);
+    }
     const { accepted, result } = settle(fetches, rejections, claims.refused);
     const ack = await this.log.js.publish(SUBJECT, b.bytes, {
       msgID: requestId,

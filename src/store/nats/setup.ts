@@ -14,6 +14,7 @@ import {
   type StreamConfig,
 } from "nats";
 import { DAY_MS } from "../../domain/window.js";
+import { ClaimWriter } from "./claim-writer.js";
 
 export const STREAM = "CRAWLDIAG_BATCHES";
 export const SUBJECT = "crawldiag.batches";
@@ -52,6 +53,8 @@ export interface NatsLog {
   requests: KV;
   /** hash of (crawler, fetch_id) of a detail fetch → the request_id that claimed it. */
   claims: KV;
+  /** Creates many claims at once (claims.ts). */
+  claimWriter: ClaimWriter;
   /** Largest message the servers accept, bytes. */
   maxPayload: number;
   close(): Promise<void>;
@@ -97,6 +100,7 @@ export async function connectLog(servers: string[], opts: LogOptions): Promise<N
       jsm,
       requests,
       claims,
+      claimWriter: new ClaimWriter(nc, `$KV.${CLAIMS_BUCKET}.`, REQUEST_TIMEOUT_MS),
       maxPayload: nc.info?.max_payload ?? 1024 * 1024,
       close: () => closeSoon(nc),
     };
