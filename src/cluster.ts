@@ -2,7 +2,9 @@ import type { Backend, BackendStatus } from "./backend.js";
 import type { ClusterConfig, Config } from "./config.js";
 import type { Logger } from "./log.js";
 import { ClickHouseQueries } from "./store/clickhouse/queries-runner.js";
+import type { PreparedBatch } from "./store/clickhouse/raw.js";
 import { ClickHouseStore } from "./store/clickhouse/store.js";
+import { ThreadChecker } from "./store/nats/checker-thread.js";
 import { Drainer, logBacklog } from "./store/nats/drain.js";
 import { Handoff } from "./store/nats/handoff.js";
 import { LogIngest } from "./store/nats/ingest.js";
@@ -28,14 +30,17 @@ export async function openClusterBackend(config: Config, cluster: ClusterConfig,
   });
   const needsStore = roles.has("query") || roles.has("writer");
   const store = needsStore ? new StoreHolder(cluster, log) : undefined;
-  // A node that both logs and drains batches stores them as its ingest validated them.
-  const handoff = roles.has("ingest") && roles.has("writer") ? new Handoff() : undefined;
-  let drainer: Drainer | undefined;
+  // A node that both logs and drains batches stores them as its ingest validated and prepared them.
+  const handoff = roles.has("ingest") && roles.has("writer") ? new Handoff<PreparedBatch>() : undefined;
+  // Decoding and validating on a thread of their own: on the event loop they held up every NATS answer.
+  const checker = roles.has("ingest") ? new ThreadChecker<PreparedBatch>("cluster-ingest-worker") : undefined;
+  await checker?.start();
+  let drainer: Drainer<PreparedBatch> | undefined;
   let purgeTimer: NodeJS.Timeout | undefined;
   if (roles.has("writer") && store !== undefined) {
     // Started once ClickHouse answers; batches wait in the log meanwhile.
     store.whenOpen(async (s) => {
-      drainer = new Drainer(nats, s, log, { handoff });
+      drainer = new Drainer<PreparedBatch>(nats, s, log, { handoff });
       await drainer.start();
       const purge = async () => {
         try {
@@ -50,7 +55,7 @@ export async function openClusterBackend(config: Config, cluster: ClusterConfig,
     });
   }
   const ingest = roles.has("ingest")
-    ? new LogIngest(nats, { maxBatch: config.maxBatch, retentionDays: config.retentionDays }, handoff)
+    ? new LogIngest(nats, { maxBatch: config.maxBatch, retentionDays: config.retentionDays }, checker, handoff)
     : undefined;
   const queries =
     roles.has("query") && store !== undefined
@@ -79,6 +84,7 @@ export async function openClusterBackend(config: Config, cluster: ClusterConfig,
     close: async () => {
       clearInterval(purgeTimer);
       await drainer?.stop();
+      await checker?.close();
       await store?.close();
       await nats.close();
     },

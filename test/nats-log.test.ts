@@ -12,7 +12,10 @@ import type { BatchStore, LoggedBatch } from "../src/domain/logged-batch.js";
 import type { FetchRecord } from "../src/gen/webmasterid/crawldiag/v1/fetch.js";
 import { RecordFetchesRequest } from "../src/gen/webmasterid/crawldiag/v1/ingest.js";
 import { createLogger } from "../src/log.js";
+import { type PreparedBatch, prepareBatch } from "../src/store/clickhouse/raw.js";
+import { LocalChecker } from "../src/store/nats/batch-check.js";
 import { contextHeaders, replayMessage } from "../src/store/nats/batch-message.js";
+import { ThreadChecker } from "../src/store/nats/checker-thread.js";
 import { Drainer } from "../src/store/nats/drain.js";
 import { Handoff } from "../src/store/nats/handoff.js";
 import { LogIngest } from "../src/store/nats/ingest.js";
@@ -32,6 +35,9 @@ class RecordingStore implements BatchStore {
   readonly bySeq = new Map<number, LoggedBatch>();
   writes = 0;
   failures = 0;
+  prepare(b: LoggedBatch): LoggedBatch {
+    return b;
+  }
   async write(batches: readonly LoggedBatch[]): Promise<void> {
     this.writes++;
     if (this.failures > 0) {
@@ -150,8 +156,8 @@ test("a node with both roles stores the fetches its ingest validated: those a wr
   const first = encode(requestId("h"), [record(), shared421, record({ statusCode: 0 }), record({ url: "" })]);
   const second = encode(requestId("h"), [record(), { ...shared421, url: "https://api.example.com/" }, record()]);
   const log = await open();
-  const handoff = new Handoff();
-  const ingest = new LogIngest(log, { maxBatch: 5000, retentionDays: 90 }, handoff);
+  const handoff = new Handoff<LoggedBatch>();
+  const ingest = new LogIngest(log, { maxBatch: 5000, retentionDays: 90 }, new LocalChecker((b) => b), handoff);
   await ingest.submit(received(first, now));
   await ingest.submit(received(second, now));
   // A resend is answered from its entry: nothing more is logged or handed over.
@@ -184,6 +190,37 @@ test("a node with both roles stores the fetches its ingest validated: those a wr
     fromLog,
   );
   for (const seq of seqs) assert.is(handoff.get(seq), undefined, `seq ${seq} let go once stored`);
+});
+
+test("on a thread of its own, ingest hands over each batch as the ClickHouse store prepares what a writer reads from the log", async () => {
+  const now = Date.now();
+  const shared421 = record({ statusCode: MISDIRECTED, fetchId: "threaded-421" });
+  const first = encode(requestId("t"), [record(), shared421, record({ statusCode: 0 }), record({ retryOf: "x" })]);
+  const second = encode(requestId("t"), [{ ...shared421, url: "https://api.example.com/" }, record(), record()]);
+  const log = await open();
+  const handoff = new Handoff<PreparedBatch>();
+  const checker = new ThreadChecker<PreparedBatch>("cluster-ingest-worker");
+  try {
+    const ingest = new LogIngest(log, { maxBatch: 5000, retentionDays: 90 }, checker, handoff);
+    // As gRPC hands them over: views into a larger buffer (not Buffer's pool), which must stay as they are.
+    const view = (b: Uint8Array) => Buffer.concat([Buffer.alloc(8192), b]).subarray(8192);
+    const results = [await ingest.submit(received(view(first), now)), await ingest.submit(received(view(second), now))];
+    assert.equal(results, sqliteResults([first, second], now, []));
+    const err = await kindOf(ingest.submit(received(Buffer.from([0xff, 0xff]), now)));
+    assert.is(err.kind, "invalid_argument");
+    assert.match(err.message, /^request: /);
+    const info = await log.jsm.streams.info(STREAM);
+    assert.is(info.state.messages, 2);
+    const text = (b: PreparedBatch | undefined) =>
+      b && { ...b, parts: b.parts.map((p) => ({ ...p, lines: Buffer.from(p.lines).toString() })) };
+    for (let seq = info.state.first_seq; seq <= info.state.last_seq; seq++) {
+      const m = await log.jsm.streams.getMessage(STREAM, { seq });
+      const expected = prepareBatch({ seq, fetches: replayMessage(m.data, m.header).accepted });
+      assert.equal(text(await handoff.get(seq)), text(expected), `seq ${seq}`);
+    }
+  } finally {
+    await checker.close();
+  }
 });
 
 test("a request_id sent again through another node gets its first result, replayed; another batch under it is ALREADY_EXISTS", async () => {
@@ -396,6 +433,7 @@ test("throughput: acknowledged ingest and drain, batches of 1000 records, 8 in f
   const drainer = new Drainer(
     log,
     {
+      prepare: (b: LoggedBatch) => b,
       write: async (bs) => {
         drained += bs.length;
       },

@@ -3,7 +3,7 @@ import * as assert from "uvu/assert";
 import type { Fetch } from "../src/domain/fetch.js";
 import type { LoggedBatch } from "../src/domain/logged-batch.js";
 import { DAY_MS } from "../src/domain/window.js";
-import { rawPieces, tsv } from "../src/store/clickhouse/raw.js";
+import { rawPieces as piecesOf, prepareBatch, tsv } from "../src/store/clickhouse/raw.js";
 import { weekOfDay } from "../src/store/clickhouse/schema.js";
 
 // Monday 2026-06-01 00:00 UTC: the first moment of a partition week.
@@ -11,6 +11,10 @@ const MONDAY = Date.parse("2026-06-01T00:00:00Z");
 
 const fetch = (timeMs: number, host = "www.example.org"): Fetch =>
   ({ timeMs, host, status: 421, protocol: 2, kind: 1, address: "192.0.2.1" }) as Fetch;
+
+/** The pieces of batches as the log holds them, as text. */
+const rawPieces = (batches: LoggedBatch[], maxWeeks: number, maxRows?: number): string[] =>
+  piecesOf(batches.map(prepareBatch), maxWeeks, maxRows).map(String);
 
 /** Each line of the pieces as [seq, week], in order. */
 const partsOf = (pieces: string[]) =>

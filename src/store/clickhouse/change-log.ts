@@ -1,6 +1,6 @@
-import type { LoggedBatch } from "../../domain/logged-batch.js";
 import type { ChangeLog, TouchedHosts } from "./changes.js";
 import type { Tables } from "./queries.js";
+import type { PreparedBatch } from "./raw.js";
 import type { Rows } from "./rows.js";
 import { int, list } from "./sql.js";
 
@@ -17,13 +17,13 @@ export interface ChangedHostRow {
  */
 export function changedHostRows(
   rows: Rows,
-  raw: readonly LoggedBatch[],
+  raw: readonly PreparedBatch[],
   writeId: number,
   changedMs: number,
 ): ChangedHostRow[] {
   const detail = new Set(rows.fetch_detail.map((r) => r.host));
   const hosts = new Set(rows.fetch_hourly.map((r) => r.host));
-  for (const b of raw) for (const f of b.fetches) hosts.add(f.host);
+  for (const b of raw) for (const host of b.hosts) hosts.add(host);
   for (const host of detail) hosts.add(host);
   const row = (host: string, d: number) => ({ write_id: writeId, changed_ms: changedMs, host, detail: d });
   return [row("", 0), ...[...hosts].map((host) => row(host, detail.has(host) ? 1 : 0))];

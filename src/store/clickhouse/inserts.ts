@@ -1,7 +1,6 @@
 import { Readable } from "node:stream";
 import type { ClickHouseClient } from "@clickhouse/client";
-import type { LoggedBatch } from "../../domain/logged-batch.js";
-import { rawPieces } from "./raw.js";
+import { type PreparedBatch, rawPieces } from "./raw.js";
 import { partitionOf, type Rows } from "./rows.js";
 import { type SchemaOptions, tableName } from "./schema.js";
 
@@ -29,11 +28,11 @@ export class Inserts {
   }
 
   /** The fetches as fetch_raw lines, which the server rolls up (rollup.ts); one piece after the other. */
-  async raw(batches: readonly LoggedBatch[]): Promise<void> {
-    for (const text of rawPieces(batches, MAX_PARTITIONS_PER_INSERT)) {
+  async raw(batches: readonly PreparedBatch[]): Promise<void> {
+    for (const piece of rawPieces(batches, MAX_PARTITIONS_PER_INSERT)) {
       await this.client.insert({
         table: tableName(this.schema, "fetch_raw"),
-        values: Readable.from([Buffer.from(text)], { objectMode: false }),
+        values: Readable.from([piece], { objectMode: false }),
         format: "TabSeparated",
         clickhouse_settings: this.settings,
       });

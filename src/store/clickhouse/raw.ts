@@ -1,63 +1,89 @@
+import type { Fetch } from "../../domain/fetch.js";
 import type { LoggedBatch } from "../../domain/logged-batch.js";
+import { type DetailRow, type RetryRow, toRows } from "./rows.js";
 import { weekOfTime } from "./schema.js";
 
 /**
- * fetch_raw's rows, as TabSeparated text (rollup.ts has the columns): one line a fetch, built straight from the
- * fetches, with no object per row and no JSON. Each piece holds whole (seq, week) parts, so that the server's
- * views see all of a key's fetches in one block; and at most `maxWeeks` weeks, which current servers require of
- * an insert (max_partitions_per_insert_block), and about `maxRows` lines.
+ * A batch as the ClickHouse store needs it (BatchStore.prepare): its fetches already as fetch_raw lines
+ * (TabSeparated, rollup.ts has the columns), one piece per partition week; its few detail and retry rows; and its
+ * hosts. Small, plain and cheap to copy, so that it can be made on the thread that validated the batch and sent
+ * to the writer's (cluster-ingest-worker.ts), and a writer holding 100,000 records' worth keeps a few hundred
+ * objects, not a Fetch each.
  */
-export function rawPieces(batches: readonly LoggedBatch[], maxWeeks: number, maxRows = 100_000): string[] {
-  const pieces: string[] = [];
-  let text = "";
+export interface PreparedBatch {
+  seq: number;
+  parts: RawPart[];
+  detail: DetailRow[];
+  retry: RetryRow[];
+  /** Each host it has fetches of, once. */
+  hosts: string[];
+}
+
+interface RawPart {
+  week: number;
+  lines: Uint8Array;
+  rows: number;
+}
+
+export function prepareBatch(b: LoggedBatch): PreparedBatch {
+  const { fetch_detail, fetch_retry } = toRows([b]);
+  const hosts = new Set<string>();
+  for (const f of b.fetches) hosts.add(f.host);
+  const parts = byWeek(b.fetches).map(([week, fetches]) => ({
+    week,
+    lines: Buffer.from(lines(b.seq, fetches)),
+    rows: fetches.length,
+  }));
+  return { seq: b.seq, parts, detail: fetch_detail, retry: fetch_retry, hosts: [...hosts] };
+}
+
+/**
+ * The batches' lines in pieces, one insert each. A piece holds whole (seq, week) parts, so that the server's views
+ * see all of a key's fetches in one block; at most `maxWeeks` weeks, which current servers require of an insert
+ * (max_partitions_per_insert_block); and about `maxRows` lines.
+ */
+export function rawPieces(batches: readonly PreparedBatch[], maxWeeks: number, maxRows = 100_000): Buffer[] {
+  const pieces: Buffer[] = [];
+  let piece: Uint8Array[] = [];
   let rows = 0;
   let weeks = new Set<number>();
-  for (const part of byWeek(batches)) {
+  for (const part of batches.flatMap((b) => b.parts)) {
     const fresh = !weeks.has(part.week);
-    if (rows > 0 && (rows + part.fetches.length > maxRows || (fresh && weeks.size >= maxWeeks))) {
-      pieces.push(text);
-      text = "";
+    if (rows > 0 && (rows + part.rows > maxRows || (fresh && weeks.size >= maxWeeks))) {
+      pieces.push(Buffer.concat(piece));
+      piece = [];
       rows = 0;
       weeks = new Set();
     }
     weeks.add(part.week);
-    text += lines(part);
-    rows += part.fetches.length;
+    piece.push(part.lines);
+    rows += part.rows;
   }
-  if (rows > 0) pieces.push(text);
+  if (rows > 0) pieces.push(Buffer.concat(piece));
   return pieces;
 }
 
-interface Part extends LoggedBatch {
-  week: number;
-}
-
-/** Each batch as it is when its fetches are all of one week (nearly always), else split by week. */
-function* byWeek(batches: readonly LoggedBatch[]): Generator<Part> {
-  for (const b of batches) {
-    const first = b.fetches[0];
-    if (first === undefined) continue;
-    const week = weekOfTime(first.timeMs);
-    if (b.fetches.every((f) => weekOfTime(f.timeMs) === week)) {
-      yield { ...b, week };
-      continue;
-    }
-    const split = new Map<number, LoggedBatch["fetches"][number][]>();
-    for (const f of b.fetches) {
-      const w = weekOfTime(f.timeMs);
-      const list = split.get(w);
-      if (list === undefined) split.set(w, [f]);
-      else list.push(f);
-    }
-    for (const [w, fetches] of split) yield { seq: b.seq, fetches, week: w };
+/** The fetches by partition week: one entry when they are all of one week (nearly always). */
+function byWeek(fetches: readonly Fetch[]): [number, readonly Fetch[]][] {
+  const first = fetches[0];
+  if (first === undefined) return [];
+  const week = weekOfTime(first.timeMs);
+  if (fetches.every((f) => weekOfTime(f.timeMs) === week)) return [[week, fetches]];
+  const split = new Map<number, Fetch[]>();
+  for (const f of fetches) {
+    const w = weekOfTime(f.timeMs);
+    const list = split.get(w);
+    if (list === undefined) split.set(w, [f]);
+    else list.push(f);
   }
+  return [...split];
 }
 
-function lines(b: LoggedBatch): string {
-  const seq = `${b.seq}\t`;
+function lines(seq: number, fetches: readonly Fetch[]): string {
+  const s = `${seq}\t`;
   let out = "";
-  for (const f of b.fetches) {
-    out += `${seq}${f.timeMs}\t${tsv(f.host)}\t${f.status}\t${f.protocol}\t${f.kind}\t${tsv(f.address)}\n`;
+  for (const f of fetches) {
+    out += `${s}${f.timeMs}\t${tsv(f.host)}\t${f.status}\t${f.protocol}\t${f.kind}\t${tsv(f.address)}\n`;
   }
   return out;
 }

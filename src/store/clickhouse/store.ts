@@ -1,6 +1,6 @@
 import { randomInt } from "node:crypto";
 import type { ClickHouseClient } from "@clickhouse/client";
-import type { LoggedBatch } from "../../domain/logged-batch.js";
+import type { BatchStore, LoggedBatch } from "../../domain/logged-batch.js";
 import type { ReadStore } from "../../domain/read-store.js";
 import {
   type ChangeTotalsRow,
@@ -22,9 +22,10 @@ import { HostIds } from "./host-ids.js";
 import { Inserts } from "./inserts.js";
 import { applySchema } from "./migrate.js";
 import { type Tables, totalDetail, totalFetches } from "./queries.js";
+import { type PreparedBatch, prepareBatch } from "./raw.js";
 import { ClickHouseReader, Rewrites } from "./reader.js";
 import { purge } from "./retention.js";
-import { type Rows, toRows } from "./rows.js";
+import type { Rows } from "./rows.js";
 import { type SchemaOptions, tableName } from "./schema.js";
 import { list } from "./sql.js";
 
@@ -39,7 +40,7 @@ export interface OpenOptions {
  * Cluster mode's store: writers hand it the log's batches (BatchStore), query nodes read through reads().
  * Every figure is kept so that writing a batch again, in any group, changes nothing (see schema.ts).
  */
-export class ClickHouseStore implements ChangeFeed {
+export class ClickHouseStore implements ChangeFeed, BatchStore<PreparedBatch> {
   private readonly tables: Tables;
   private readonly rewrites = new Rewrites();
   private readonly inserts: Inserts;
@@ -83,11 +84,22 @@ export class ClickHouseStore implements ChangeFeed {
    * to the ledger first: a seq it then holds twice is flagged before its rows are written again, so that reads
    * know to deduplicate it (whichever of two concurrent writers checks last sees both ledger rows).
    */
-  async write(batches: readonly LoggedBatch[]): Promise<void> {
+  async write(batches: readonly (LoggedBatch | PreparedBatch)[]): Promise<void> {
     if (batches.length === 0) return;
-    const rows = toRows(batches);
-    await this.recordSeqs([...new Set(batches.map((b) => b.seq))]);
-    await this.insertAll(rows, batches);
+    const prepared = batches.map((b) => ("fetches" in b ? prepareBatch(b) : b));
+    const rows: Rows = {
+      fetch_hourly: [],
+      fetch_daily: [],
+      fetch_detail: prepared.flatMap((b) => b.detail),
+      fetch_retry: prepared.flatMap((b) => b.retry),
+    };
+    await this.recordSeqs([...new Set(prepared.map((b) => b.seq))]);
+    await this.insertAll(rows, prepared);
+  }
+
+  /** What write() needs of a batch (raw.ts): writers keep batches so while their group gathers. */
+  prepare(batch: LoggedBatch): PreparedBatch {
+    return prepareBatch(batch);
   }
 
   /**
@@ -121,7 +133,7 @@ export class ClickHouseStore implements ChangeFeed {
    * every row is stored, never before: a query node that sees it can trust that what it reads next includes them,
    * and the hosts it touched, stored beside the rows (changes.ts).
    */
-  async insertAll(rows: Rows, raw: readonly LoggedBatch[] = []): Promise<void> {
+  async insertAll(rows: Rows, raw: readonly PreparedBatch[] = []): Promise<void> {
     const change = newChange();
     await Promise.all([
       ...(Object.keys(rows) as (keyof Rows)[]).map((table) => this.inserts.table(table, rows[table])),

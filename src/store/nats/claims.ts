@@ -1,7 +1,5 @@
 import { createHash } from "node:crypto";
 import type { KV } from "nats";
-import type { Fetch } from "../../domain/fetch.js";
-import { keepsDetail } from "../../domain/fetch.js";
 import { isWrongLastSequence } from "./request-entry.js";
 import type { NatsLog } from "./setup.js";
 
@@ -23,16 +21,15 @@ export interface Claims {
 }
 
 /**
- * Claims the (crawler, fetch_id) of every detail fetch, all at once. A claim the same claimant already holds is a
+ * Claims the (crawler, fetch_id) of every detail fetch (its claimKey), all at once. A claim the same claimant already holds is a
  * retry of this batch (its first node died before answering): it stays ours.
  */
 export async function claimDetail(
   log: Pick<NatsLog, "claims" | "claimWriter">,
   holder: string,
-  fetches: readonly Fetch[],
+  detail: readonly { index: number; key: string }[],
 ): Promise<Claims> {
-  const detail = fetches.filter(keepsDetail);
-  const keys = detail.map((f) => claimKey(f.crawler, f.fetchId));
+  const keys = detail.map((d) => d.key);
   const first = await log.claimWriter.create(keys, Buffer.from(holder));
   const got = await Promise.all(keys.map((key, i) => claim(log.claims, key, holder, first[i])));
   const out: Claims = { refused: [], created: [] };

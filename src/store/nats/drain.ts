@@ -6,7 +6,7 @@ import type { Handoff } from "./handoff.js";
 import { createEntry, findEntry } from "./request-entry.js";
 import { type NatsLog, STREAM, WRITERS } from "./setup.js";
 
-export interface DrainerOptions {
+export interface DrainerOptions<P> {
   /** Most batches in one store.write (default 100). */
   maxMessages?: number;
   /** Most records in one store.write, give or take a batch (default 100 000). */
@@ -16,7 +16,7 @@ export interface DrainerOptions {
   /** First delay before a failed write is tried again; it doubles up to 30 s (default 500 ms). */
   retryMs?: number;
   /** This node's ingest, if it has one: the batches it logged, already validated (handoff.ts). */
-  handoff?: Handoff | undefined;
+  handoff?: Handoff<P> | undefined;
 }
 
 /** The log's backlog as one writer sees it. */
@@ -44,12 +44,12 @@ const PULL_EXPIRES_MS = 2000;
  * store.write, and only then acknowledges its messages. A crash or stop() before the acks leaves them to be
  * delivered again (after the consumer's ack_wait) to any writer; store.write is idempotent per seq.
  */
-export class Drainer {
+export class Drainer<P extends { seq: number } = LoggedBatch> {
   private readonly maxMessages: number;
   private readonly maxRecords: number;
   private readonly windowMs: number;
   private readonly retryMs: number;
-  private readonly handoff: Handoff | undefined;
+  private readonly handoff: Handoff<P> | undefined;
   private messages: ConsumerMessages | undefined;
   private running: Promise<void> | undefined;
   private stopping = false;
@@ -59,9 +59,9 @@ export class Drainer {
 
   constructor(
     private readonly log: NatsLog,
-    private readonly store: BatchStore,
+    private readonly store: BatchStore<P>,
     private readonly logger: Logger,
-    opts: DrainerOptions = {},
+    opts: DrainerOptions<P> = {},
   ) {
     this.maxMessages = opts.maxMessages ?? 100;
     this.maxRecords = opts.maxRecords ?? 100_000;
@@ -144,7 +144,7 @@ export class Drainer {
     for (let delay = this.retryMs; ; delay = Math.min(delay * 2, MAX_RETRY_MS)) {
       try {
         const taken = await Promise.all(group.map((m) => this.take(m)));
-        const bySeq = new Map<number, LoggedBatch>();
+        const bySeq = new Map<number, P>();
         for (const b of taken) if (b !== undefined) bySeq.set(b.seq, b);
         if (bySeq.size > 0) await this.store.write([...bySeq.values()]);
         this.lastWriteMs = Date.now();
@@ -184,12 +184,19 @@ export class Drainer {
   }
 
   /**
-   * A message's batch: as this node's ingest handed it over, or else decoded from the message; undefined when the
-   * request entry names another copy of its request_id (that one is stored), or when the message is not a batch.
+   * A message's batch, as the store prepared it: from what this node's ingest handed over, or else decoded from the
+   * message; undefined when the request entry names another copy of its request_id (that one is stored), or when the
+   * message is not a batch.
    */
-  private async take(msg: JsMsg): Promise<LoggedBatch | undefined> {
-    const handed = this.handoff?.get(msg.seq);
-    if (handed !== undefined) return { seq: msg.seq, fetches: handed };
+  private async take(msg: JsMsg): Promise<P | undefined> {
+    const handed = await this.handoff?.get(msg.seq)?.catch((e: unknown) => {
+      this.logger.error("log writer: a handed-over batch was lost, reading its message", {
+        seq: msg.seq,
+        error: e instanceof Error ? e.message : String(e),
+      });
+      return undefined;
+    });
+    if (handed !== undefined) return handed;
     let m: ReturnType<typeof replayMessage>;
     try {
       m = replayMessage(msg.data, msg.headers);
@@ -204,7 +211,7 @@ export class Drainer {
     const entry =
       (await findEntry(this.log.requests, m.requestId)) ??
       (await createEntry(this.log.requests, m.requestId, { digest: m.digest, result: m.result, seq: msg.seq }));
-    return entry.seq === msg.seq ? { seq: msg.seq, fetches: m.accepted } : undefined;
+    return entry.seq === msg.seq ? this.store.prepare({ seq: msg.seq, fetches: m.accepted }) : undefined;
   }
 }
 

@@ -2,11 +2,12 @@
  * Cluster-mode ingest: a batch is acknowledged once it is in the replicated JetStream stream; writers store it
  * later (drain.ts). The answers and error codes are SQLite's (domain/ingest.ts, sqlite/writer.ts).
  *
- * One call: decode and check the request; validate; claim the (crawler, fetch_id) of each detail fetch in the
- * claims bucket (held by another batch → refused as "already recorded by an earlier batch"); answer a known
- * request_id from its entry (replay or ALREADY_EXISTS, giving back the claims just created); publish the bytes
- * with msgID = request_id and headers holding what decided the result (batch-message.ts); wait for the stream's
- * ack, the durability point; create the request entry {digest, result, seq}; answer.
+ * One call: decode, check and validate the request (on a thread of its own in a node, batch-check.ts); claim the
+ * (crawler, fetch_id) of each detail fetch in the claims bucket (held by another batch → refused as "already
+ * recorded by an earlier batch"); answer a known request_id from its entry (replay or ALREADY_EXISTS, giving back
+ * the claims just created); publish the bytes with msgID = request_id and headers holding what decided the result
+ * (batch-message.ts); wait for the stream's ack, the durability point; create the request entry {digest, result,
+ * seq}; answer, and hand the batch to this node's writer if it has one.
  *
  * Why a retry of the same request_id, on any node, counts the batch exactly once:
  * - Two guards: the stream drops a msgID it has seen within its duplicate window, and the request entry is
@@ -30,9 +31,10 @@
  */
 
 import { DomainError, invalidArgument } from "../../domain/errors.js";
-import { checkRequest, type IngestResult, type IngestSink, type ReceivedBatch } from "../../domain/ingest.js";
+import type { IngestResult, IngestSink, ReceivedBatch } from "../../domain/ingest.js";
 import { DAY_MS } from "../../domain/window.js";
-import { contextHeaders, decodeBatch, replayMessage, settle, validate } from "./batch-message.js";
+import { type BatchChecker, type CheckedBatch, LocalChecker, settleChecked } from "./batch-check.js";
+import { type BatchContext, contextHeaders, replayMessage } from "./batch-message.js";
 import { claimant, claimDetail, release } from "./claims.js";
 import { isNotFound, logError } from "./errors.js";
 import type { Handoff } from "./handoff.js";
@@ -47,17 +49,24 @@ export interface LogIngestOptions {
   deadlineMs?: number | undefined;
 }
 
+/** A node without a writer keeps no fetches, so nothing is ever prepared. */
+const keptForNoWriter = (): never => {
+  throw new Error("no writer on this node: nothing to prepare");
+};
+
 /** Room for the headers beside the batch in one NATS message. */
 const HEADER_ROOM = 4096;
 
-export class LogIngest implements IngestSink {
+export class LogIngest<P = never> implements IngestSink {
   private readonly deadlineMs: number;
 
   constructor(
     private readonly log: NatsLog,
     private readonly opts: LogIngestOptions,
-    /** This node's writer, if it has one: takes the accepted fetches of each batch logged here. */
-    private readonly handoff?: Handoff,
+    /** Decodes and validates the batches (batch-check.ts): by default on this thread. */
+    private readonly checker: BatchChecker<P> = new LocalChecker<P>(keptForNoWriter),
+    /** This node's writer, if it has one: takes each batch logged here, as the checker prepared it. */
+    private readonly handoff?: Handoff<P>,
   ) {
     this.deadlineMs = opts.deadlineMs ?? 10_000;
   }
@@ -82,31 +91,52 @@ export class LogIngest implements IngestSink {
   }
 
   private async ingest(b: ReceivedBatch): Promise<IngestResult> {
-    const batch = decodeBatch(b.bytes);
-    const { requestId, digest } = batch;
-    checkRequest(requestId, batch.records.length, this.opts.maxBatch);
-    if (b.bytes.byteLength + HEADER_ROOM > this.log.maxPayload) {
-      throw invalidArgument(
-        "records",
-        `the batch takes ${b.bytes.byteLength} bytes, more than the log accepts (${this.log.maxPayload - HEADER_ROOM}); send fewer records`,
-      );
-    }
-    // Looked up while the batch is validated and claimed, one round trip fewer on every call; a request_id seen
-    // before is the rare case, and then whatever claims this call created are given back.
-    const entryFound = findEntry(this.log.requests, requestId);
     const days = this.opts.retentionDays;
     const ctx = { nowMs: b.nowMs, oldestMs: days === 0 ? 0 : b.nowMs - days * DAY_MS, denied: b.deniedCrawlers };
-    const { fetches, rejections } = validate(batch.records, ctx);
+    const keep = this.handoff !== undefined;
+    const checked = await this.checker.check({ ...ctx, bytes: b.bytes, maxBatch: this.opts.maxBatch, keep });
+    let handed = false;
+    try {
+      const { result, ours } = await this.logChecked(b.bytes, checked, ctx);
+      if (ours !== undefined && this.handoff !== undefined) {
+        const prepared = this.checker.prepare(checked.job, ours.seq, ours.refused);
+        this.handoff.put(ours.seq, prepared, result.acceptedCount);
+        handed = true;
+      }
+      return result;
+    } finally {
+      if (keep && !handed) this.checker.forget(checked.job);
+    }
+  }
+
+  /**
+   * Claims, publishes and records a checked batch. `ours` is set when this call's copy is the one that counts:
+   * then this node's writer may store it as the checker prepared it.
+   */
+  private async logChecked(
+    bytes: Uint8Array,
+    checked: CheckedBatch,
+    ctx: Omit<BatchContext, "refused">,
+  ): Promise<{ result: IngestResult; ours?: { seq: number; refused: number[] } }> {
+    const { requestId, digest } = checked;
+    if (bytes.byteLength + HEADER_ROOM > this.log.maxPayload) {
+      throw invalidArgument(
+        "records",
+        `the batch takes ${bytes.byteLength} bytes, more than the log accepts (${this.log.maxPayload - HEADER_ROOM}); send fewer records`,
+      );
+    }
+    // Looked up while the detail fetches are claimed, one round trip fewer on every call; a request_id seen before
+    // is the rare case, and then whatever claims this call created are given back.
     const [prior, claims] = await Promise.all([
-      entryFound,
-      claimDetail(this.log, claimant(requestId, digest), fetches),
+      findEntry(this.log.requests, requestId),
+      claimDetail(this.log, claimant(requestId, digest), checked.detail),
     ]);
     if (prior !== undefined) {
       await release(this.log.claims, claims.created);
-      return replayOf(prior, digest);
+      return { result: replayOf(prior, digest) };
     }
-    const { accepted, result } = settle(fetches, rejections, claims.refused);
-    const ack = await this.log.js.publish(SUBJECT, b.bytes, {
+    const result = settleChecked(checked, claims.refused);
+    const ack = await this.log.js.publish(SUBJECT, bytes, {
       msgID: requestId,
       headers: contextHeaders({ ...ctx, refused: claims.refused }),
     });
@@ -114,12 +144,9 @@ export class LogIngest implements IngestSink {
     if (ack.duplicate) entry = await this.firstCopy(requestId, ack.seq);
     else entry = await createEntry(this.log.requests, requestId, { digest, result, seq: ack.seq });
     // Ours: answered with our own result object (its full rejections feed the metrics, see rejectionsOf).
-    if (entry.seq === ack.seq && !ack.duplicate) {
-      this.handoff?.put(ack.seq, accepted);
-      return result;
-    }
+    if (entry.seq === ack.seq && !ack.duplicate) return { result, ours: { seq: ack.seq, refused: claims.refused } };
     try {
-      return replayOf(entry, digest);
+      return { result: replayOf(entry, digest) };
     } catch (e) {
       // ALREADY_EXISTS: this batch will never be stored, its new claims must not refuse anyone's fetches.
       await release(this.log.claims, claims.created);

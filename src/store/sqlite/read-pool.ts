@@ -4,7 +4,7 @@ import { DomainError } from "../../domain/errors.js";
 import type { QueryInput, QueryName, QueryOutput, QueryRunner } from "../../domain/queries.js";
 import type { Thresholds } from "../../domain/thresholds.js";
 import type { Logger } from "../../log.js";
-import { fromWire, startWorker, type WireError } from "./worker-thread.js";
+import { fromWire, startWorker, type WireError } from "../../worker-thread.js";
 
 /** What the read worker is started with (workerData). */
 export interface ReadSettings {
@@ -46,7 +46,7 @@ export class ReadPool implements QueryRunner {
   }
 
   static async start(settings: ReadSettings, log: Logger): Promise<ReadPool> {
-    return new ReadPool(await startWorker("read-worker", settings, { maxYoungGenerationSizeMb: 16 }), log);
+    return new ReadPool(await startWorker("store/sqlite/read-worker", settings, { maxYoungGenerationSizeMb: 16 }), log);
   }
 
   run<N extends QueryName>(name: N, input: QueryInput<N>, nowMs: number): Promise<QueryOutput<N>> {

@@ -5,10 +5,10 @@
 import { parentPort, workerData } from "node:worker_threads";
 import { DiagnosisCache, type StoreChanges } from "../../domain/diagnosis-cache.js";
 import { QUERIES, type QueryName, type ReadContext } from "../../domain/queries.js";
+import { toWire } from "../../worker-thread.js";
 import { openDb } from "./db.js";
 import type { ReadAnswer, ReadSettings } from "./read-pool.js";
 import { Reader } from "./reader.js";
-import { toWire } from "./worker-thread.js";
 
 interface Ask {
   id: number;

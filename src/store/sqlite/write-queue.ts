@@ -5,7 +5,7 @@ import type { IngestResult, IngestSink, ReceivedBatch } from "../../domain/inges
 import type { CrawlerTally } from "../../domain/ingest-tally.js";
 import { WriteBudget } from "../../domain/write-budget.js";
 import type { Logger } from "../../log.js";
-import { fromWire, startWorker, type WireError } from "./worker-thread.js";
+import { fromWire, startWorker, type WireError } from "../../worker-thread.js";
 
 /** What the write worker is started with (workerData). */
 export interface WriterSettings {
@@ -97,7 +97,11 @@ export class WriteQueue implements IngestSink {
   /** Starts the worker; resolves once it has opened (and migrated) the database. */
   static async start(settings: WriterSettings, queueRecords: number, log: Logger): Promise<WriteQueue> {
     const limits = { maxYoungGenerationSizeMb: YOUNG_GENERATION_MB };
-    return new WriteQueue(await startWorker("write-worker", settings, limits), new WriteBudget(queueRecords), log);
+    return new WriteQueue(
+      await startWorker("store/sqlite/write-worker", settings, limits),
+      new WriteBudget(queueRecords),
+      log,
+    );
   }
 
   submit(b: ReceivedBatch): Promise<IngestResult> {

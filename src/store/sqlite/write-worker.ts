@@ -10,9 +10,9 @@ import { type IngestItem, type IngestResult, ingestGroup, rejectionsOf } from ".
 import { IngestTally } from "../../domain/ingest-tally.js";
 import { DAY_MS } from "../../domain/window.js";
 import { decodeRecordFetches, UNDECODABLE } from "../../grpc/ingest-codec.js";
+import { toWire } from "../../worker-thread.js";
 import { openDb } from "./db.js";
 import { purge } from "./retention.js";
-import { toWire } from "./worker-thread.js";
 import type { Answer, FromWorker, ToWorker, WriterSettings } from "./write-queue.js";
 import { Writer } from "./writer.js";
 

@@ -3,7 +3,7 @@ import { mkdirSync, readdirSync, rmSync } from "node:fs";
 import { createRequire } from "node:module";
 import { fileURLToPath } from "node:url";
 import { type ResourceLimits, Worker } from "node:worker_threads";
-import { DomainError, type ErrorKind } from "../../domain/errors.js";
+import { DomainError, type ErrorKind } from "./domain/errors.js";
 
 /** A DomainError as it crosses a thread boundary; "internal" is any other error (a bug). */
 export interface WireError {
@@ -17,8 +17,8 @@ export interface WireError {
 const FROM_SOURCE = import.meta.url.endsWith(".ts");
 
 /**
- * Starts one of the service's worker threads (`name` is its module beside this one) and resolves once it has
- * sent "ready". Built, it runs dist/<name>.js. Run from source (tests, `npm run dev`), Node 20 does not give the
+ * Starts one of the service's worker threads (`name` is its module's path from src/, without extension) and
+ * resolves once it has sent "ready". Built, it runs dist/<name>.js. Run from source (tests, `npm run dev`), Node 20 does not give the
  * worker the TypeScript loader (--import tsx) of this thread; registering tsx in each worker took 0.4-0.7 s per
  * start, so the worker's modules are bundled instead, by the esbuild that tsx brings along.
  */
@@ -72,10 +72,10 @@ function bundled(entry: string, name: string): string | undefined {
   if (built !== undefined) return built;
   try {
     const esbuild = createRequire(import.meta.url)("esbuild") as Esbuild;
-    const dir = fileURLToPath(new URL("../../../node_modules/.cache/crawldiag-workers/", import.meta.url));
+    const dir = fileURLToPath(new URL("../node_modules/.cache/crawldiag-workers/", import.meta.url));
     mkdirSync(dir, { recursive: true });
     removeOrphans(dir);
-    const outfile = `${dir}${name}-${process.pid}-${randomBytes(4).toString("hex")}.mjs`;
+    const outfile = `${dir}${name.replaceAll("/", "-")}-${process.pid}-${randomBytes(4).toString("hex")}.mjs`;
     const options = { entryPoints: [entry], outfile, bundle: true, packages: "external", platform: "node" };
     esbuild.buildSync({ ...options, format: "esm", target: "node20", sourcemap: "inline", logLevel: "error" });
     if (BUNDLES.size === 0) {

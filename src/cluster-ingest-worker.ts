@@ -1,0 +1,26 @@
+// A cluster node's ingest thread (store/nats/checker-thread.ts): decodes and validates batches, and prepares the
+// ones this node's writer will store as the ClickHouse store wants them.
+import { parentPort } from "node:worker_threads";
+import { prepareBatch } from "./store/clickhouse/raw.js";
+import { BatchChecks } from "./store/nats/batch-check.js";
+import type { CheckerReply, CheckerRequest } from "./store/nats/checker-thread.js";
+import { toWire } from "./worker-thread.js";
+
+const port = parentPort;
+if (port === null) throw new Error("cluster-ingest-worker runs as a worker thread");
+const checks = new BatchChecks(prepareBatch);
+
+port.on("message", (m: CheckerRequest) => {
+  if (m.t === "forget") {
+    checks.forget(m.job);
+    return;
+  }
+  let reply: CheckerReply;
+  try {
+    reply = { id: m.id, value: m.t === "check" ? checks.check(m.input) : checks.prepare(m.job, m.seq, m.refused) };
+  } catch (e) {
+    reply = { id: m.id, error: toWire(e) };
+  }
+  port.postMessage(reply);
+});
+port.postMessage("ready");
