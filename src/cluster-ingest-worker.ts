@@ -1,5 +1,5 @@
-// A cluster node's ingest thread (store/nats/checker-thread.ts): decodes and validates batches, and prepares the
-// ones this node's writer will store as the ClickHouse store wants them.
+// A cluster node's decoding thread (store/nats/checker-thread.ts): decodes and validates the batches ingest takes,
+// and prepares those this node's writer stores as the ClickHouse store wants them, from ingest or from the log.
 import { parentPort } from "node:worker_threads";
 import { prepareBatch } from "./store/clickhouse/raw.js";
 import { BatchChecks } from "./store/nats/batch-check.js";
@@ -17,7 +17,13 @@ port.on("message", (m: CheckerRequest) => {
   }
   let reply: CheckerReply;
   try {
-    reply = { id: m.id, value: m.t === "check" ? checks.check(m.input) : checks.prepare(m.job, m.seq, m.refused) };
+    const value =
+      m.t === "check"
+        ? checks.check(m.input)
+        : m.t === "prepare"
+          ? checks.prepare(m.job, m.seq, m.refused)
+          : checks.replay(m.seq, m.bytes, m.context);
+    reply = { id: m.id, value };
   } catch (e) {
     reply = { id: m.id, error: toWire(e) };
   }

@@ -33,14 +33,15 @@ export async function openClusterBackend(config: Config, cluster: ClusterConfig,
   // A node that both logs and drains batches stores them as its ingest validated and prepared them.
   const handoff = roles.has("ingest") && roles.has("writer") ? new Handoff<PreparedBatch>() : undefined;
   // Decoding and validating on a thread of their own: on the event loop they held up every NATS answer.
-  const checker = roles.has("ingest") ? new ThreadChecker<PreparedBatch>("cluster-ingest-worker") : undefined;
+  const decodes = roles.has("ingest") || roles.has("writer");
+  const checker = decodes ? new ThreadChecker<PreparedBatch>("cluster-ingest-worker") : undefined;
   await checker?.start();
   let drainer: Drainer<PreparedBatch> | undefined;
   let purgeTimer: NodeJS.Timeout | undefined;
   if (roles.has("writer") && store !== undefined) {
     // Started once ClickHouse answers; batches wait in the log meanwhile.
     store.whenOpen(async (s) => {
-      drainer = new Drainer<PreparedBatch>(nats, s, log, { handoff });
+      drainer = new Drainer<PreparedBatch>(nats, s, log, { handoff, decoder: checker });
       await drainer.start();
       const purge = async () => {
         try {

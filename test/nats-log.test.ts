@@ -211,13 +211,30 @@ test("on a thread of its own, ingest hands over each batch as the ClickHouse sto
     assert.match(err.message, /^request: /);
     const info = await log.jsm.streams.info(STREAM);
     assert.is(info.state.messages, 2);
+    const expectedBySeq = new Map<number, ReturnType<typeof text>>();
     const text = (b: PreparedBatch | undefined) =>
       b && { ...b, parts: b.parts.map((p) => ({ ...p, lines: Buffer.from(p.lines).toString() })) };
     for (let seq = info.state.first_seq; seq <= info.state.last_seq; seq++) {
       const m = await log.jsm.streams.getMessage(STREAM, { seq });
       const expected = prepareBatch({ seq, fetches: replayMessage(m.data, m.header).accepted });
       assert.equal(text(await handoff.get(seq)), text(expected), `seq ${seq}`);
+      expectedBySeq.set(seq, text(expected));
     }
+    // A writer node decodes on the same thread what no ingest handed it over; a message that is not a batch is
+    // dropped, not tried forever.
+    await log.js.publish(SUBJECT, Buffer.from("not a batch"));
+    const stored = new Map<number, PreparedBatch>();
+    const store = {
+      prepare: prepareBatch,
+      write: async (bs: readonly PreparedBatch[]) => {
+        for (const b of bs) stored.set(b.seq, b);
+      },
+    };
+    const drainer = new Drainer(log, store, quiet, { decoder: checker });
+    await drainer.start();
+    await waitFor("the backlog to empty", async () => (await drainer.lag()).streamMessages === 0);
+    await drainer.stop();
+    assert.equal(new Map([...stored].map(([seq, b]) => [seq, text(b)])), expectedBySeq);
   } finally {
     await checker.close();
   }

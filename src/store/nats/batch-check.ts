@@ -2,7 +2,7 @@ import type { Fetch, Rejection } from "../../domain/fetch.js";
 import { keepsDetail } from "../../domain/fetch.js";
 import { ALREADY_RECORDED, checkRequest, finishResult, type IngestResult } from "../../domain/ingest.js";
 import type { LoggedBatch } from "../../domain/logged-batch.js";
-import { type BatchContext, decodeBatch, validate } from "./batch-message.js";
+import { type BatchContext, decodeBatch, replayMessage, validate } from "./batch-message.js";
 import { claimKey } from "./claims.js";
 
 export interface CheckInput extends Omit<BatchContext, "refused"> {
@@ -42,6 +42,15 @@ export interface BatchChecker<P> {
   prepare(job: number, seq: number, refused: readonly number[]): Promise<P>;
   /** Lets go of the fetches of a batch checked with `keep` that will not be stored from here. */
   forget(job: number): void;
+  /** A logged batch decoded again, for a writer (replayMessage), with its accepted fetches as the store prepares them. */
+  replay(seq: number, bytes: Uint8Array, context: BatchContext): Promise<Replayed<P>>;
+}
+
+export interface Replayed<P> {
+  requestId: string;
+  digest: Uint8Array;
+  result: IngestResult;
+  prepared: P;
 }
 
 /** The work itself, synchronous, on whichever thread holds it. */
@@ -74,6 +83,16 @@ export class BatchChecks<P> {
   forget(job: number): void {
     this.kept.delete(job);
   }
+
+  replay(seq: number, bytes: Uint8Array, context: BatchContext): Replayed<P> {
+    const m = replayMessage(bytes, context);
+    return {
+      requestId: m.requestId,
+      digest: m.digest,
+      result: m.result,
+      prepared: this.prepareBatch({ seq, fetches: m.accepted }),
+    };
+  }
 }
 
 /** BatchChecker on the caller's thread (tests, and nodes told to use no thread). */
@@ -94,6 +113,10 @@ export class LocalChecker<P> implements BatchChecker<P> {
 
   forget(job: number): void {
     this.checks.forget(job);
+  }
+
+  async replay(seq: number, bytes: Uint8Array, context: BatchContext): Promise<Replayed<P>> {
+    return this.checks.replay(seq, bytes, context);
   }
 }
 

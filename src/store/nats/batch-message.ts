@@ -97,10 +97,13 @@ export function settle(
   return { accepted, result: finishResult(accepted.length, all) };
 }
 
-/** A logged batch decoded again: its request, its accepted fetches and the result ingest answered. */
-export function replayMessage(bytes: Uint8Array, h: MsgHdrs | undefined) {
+/**
+ * A logged batch decoded again: its request, its accepted fetches and the result ingest answered. `h` is the
+ * message's headers, or the context already read from them.
+ */
+export function replayMessage(bytes: Uint8Array, h: MsgHdrs | BatchContext | undefined) {
   const batch = decodeBatch(bytes);
-  const c = contextOf(h);
+  const c = h !== undefined && "refused" in h ? h : contextOf(h);
   const { fetches, rejections } = validate(batch.records, c);
   return { ...batch, ...settle(fetches, rejections, c.refused) };
 }

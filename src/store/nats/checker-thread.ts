@@ -1,13 +1,15 @@
 import type { Worker } from "node:worker_threads";
 import { DomainError } from "../../domain/errors.js";
 import { fromWire, startWorker, type WireError } from "../../worker-thread.js";
-import type { BatchChecker, CheckedBatch, CheckInput } from "./batch-check.js";
+import type { BatchChecker, CheckedBatch, CheckInput, Replayed } from "./batch-check.js";
+import type { BatchContext } from "./batch-message.js";
 
 /** What the thread is asked: by cluster-ingest-worker.ts, which answers check and prepare with { id, value }. */
 export type CheckerRequest =
   | { t: "check"; id: number; input: CheckInput }
   | { t: "prepare"; id: number; job: number; seq: number; refused: readonly number[] }
-  | { t: "forget"; job: number };
+  | { t: "forget"; job: number }
+  | { t: "replay"; id: number; seq: number; bytes: Uint8Array; context: BatchContext };
 
 export type CheckerReply = { id: number; value: unknown } | { id: number; error: WireError };
 
@@ -34,12 +36,15 @@ export class ThreadChecker<P> implements BatchChecker<P> {
   }
 
   check(input: CheckInput): Promise<CheckedBatch> {
-    // A copy of the batch's own bytes, moved to the thread: cloning the view would copy all of the buffer it is in
-    // (and Buffer's slice() is a view, whose buffer must never be moved).
-    const bytes = new Uint8Array(input.bytes);
-    return this.call({ t: "check", id: this.next++, input: { ...input, bytes } }, [
-      bytes.buffer,
-    ]) as Promise<CheckedBatch>;
+    const bytes = movable(input.bytes);
+    const req: CheckerRequest = { t: "check", id: this.next++, input: { ...input, bytes } };
+    return this.call(req, [bytes.buffer]) as Promise<CheckedBatch>;
+  }
+
+  replay(seq: number, data: Uint8Array, context: BatchContext): Promise<Replayed<P>> {
+    const bytes = movable(data);
+    const req: CheckerRequest = { t: "replay", id: this.next++, seq, bytes, context };
+    return this.call(req, [bytes.buffer]) as Promise<Replayed<P>>;
   }
 
   prepare(job: number, seq: number, refused: readonly number[]): Promise<P> {
@@ -94,4 +99,12 @@ export class ThreadChecker<P> implements BatchChecker<P> {
     }
     this.calls.clear();
   }
+}
+
+/**
+ * A copy of a message's own bytes, to be moved to the thread: cloning the view would copy all of the buffer it is
+ * in (and Buffer's slice() is a view, whose buffer must never be moved).
+ */
+function movable(bytes: Uint8Array): Uint8Array<ArrayBuffer> {
+  return new Uint8Array(bytes);
 }

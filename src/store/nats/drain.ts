@@ -1,7 +1,9 @@
 import type { ConsumerMessages, JsMsg } from "nats";
+import { DomainError } from "../../domain/errors.js";
 import type { BatchStore, LoggedBatch } from "../../domain/logged-batch.js";
 import type { Logger } from "../../log.js";
-import { replayMessage } from "./batch-message.js";
+import { type BatchChecker, LocalChecker, type Replayed } from "./batch-check.js";
+import { contextOf } from "./batch-message.js";
 import type { Handoff } from "./handoff.js";
 import { createEntry, findEntry } from "./request-entry.js";
 import { type NatsLog, STREAM, WRITERS } from "./setup.js";
@@ -17,6 +19,8 @@ export interface DrainerOptions<P> {
   retryMs?: number;
   /** This node's ingest, if it has one: the batches it logged, already validated (handoff.ts). */
   handoff?: Handoff<P> | undefined;
+  /** Decodes the other batches again (batch-check.ts): by default on this thread, with the store's prepare(). */
+  decoder?: Pick<BatchChecker<P>, "replay"> | undefined;
 }
 
 /** The log's backlog as one writer sees it. */
@@ -50,6 +54,7 @@ export class Drainer<P extends { seq: number } = LoggedBatch> {
   private readonly windowMs: number;
   private readonly retryMs: number;
   private readonly handoff: Handoff<P> | undefined;
+  private readonly decoder: Pick<BatchChecker<P>, "replay">;
   private messages: ConsumerMessages | undefined;
   private running: Promise<void> | undefined;
   private stopping = false;
@@ -68,6 +73,7 @@ export class Drainer<P extends { seq: number } = LoggedBatch> {
     this.windowMs = opts.windowMs ?? 150;
     this.retryMs = opts.retryMs ?? 500;
     this.handoff = opts.handoff;
+    this.decoder = opts.decoder ?? new LocalChecker((b) => store.prepare(b));
   }
 
   /**
@@ -197,10 +203,12 @@ export class Drainer<P extends { seq: number } = LoggedBatch> {
       return undefined;
     });
     if (handed !== undefined) return handed;
-    let m: ReturnType<typeof replayMessage>;
+    let m: Replayed<P>;
     try {
-      m = replayMessage(msg.data, msg.headers);
+      m = await this.decoder.replay(msg.seq, msg.data, contextOf(msg.headers));
     } catch (e) {
+      // The decoding thread was lost: the group is tried again.
+      if (e instanceof DomainError && e.kind === "unavailable") throw e;
       // Not written by LogIngest: no writer could ever store it, and retrying it would stop the log.
       this.logger.error("log writer: dropped a message that is not a batch", {
         seq: msg.seq,
@@ -211,7 +219,7 @@ export class Drainer<P extends { seq: number } = LoggedBatch> {
     const entry =
       (await findEntry(this.log.requests, m.requestId)) ??
       (await createEntry(this.log.requests, m.requestId, { digest: m.digest, result: m.result, seq: msg.seq }));
-    return entry.seq === msg.seq ? this.store.prepare({ seq: msg.seq, fetches: m.accepted }) : undefined;
+    return entry.seq === msg.seq ? m.prepared : undefined;
   }
 }
 
