@@ -13,9 +13,8 @@ export interface LoggedBatch {
 /**
  * Where the log's batches are stored. Idempotent per seq: writing a batch again (any group, any order) must
  * leave every figure as if it had been written once. Resolves once the batches are durable in the store.
- * `prepare` turns a batch into what the store needs of it, as small as it can: a writer holds up to 100,000
- * records' worth until their group is written, and a thousand objects a batch kept that long cost the garbage
- * collector more than making them did.
+ * `prepare` turns a batch into what write() needs of it, which a cluster node makes on the thread that decoded
+ * the batch, so that the writer's own thread only inserts.
  */
 export interface BatchStore<P extends { seq: number } = LoggedBatch> {
   prepare(batch: LoggedBatch): P;

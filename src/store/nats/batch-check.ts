@@ -1,8 +1,8 @@
 import type { Fetch, Rejection } from "../../domain/fetch.js";
 import { keepsDetail } from "../../domain/fetch.js";
-import { ALREADY_RECORDED, checkRequest, finishResult, type IngestResult } from "../../domain/ingest.js";
+import { checkRequest, type IngestResult } from "../../domain/ingest.js";
 import type { LoggedBatch } from "../../domain/logged-batch.js";
-import { type BatchContext, decodeBatch, replayMessage, validate } from "./batch-message.js";
+import { type BatchContext, decodeBatch, replayMessage, resultOf, validate } from "./batch-message.js";
 import { claimKey } from "./claims.js";
 
 export interface CheckInput extends Omit<BatchContext, "refused"> {
@@ -95,7 +95,7 @@ export class BatchChecks<P> {
   }
 }
 
-/** BatchChecker on the caller's thread (tests, and nodes told to use no thread). */
+/** BatchChecker on the caller's thread: what LogIngest and Drainer use unless given another (tests). */
 export class LocalChecker<P> implements BatchChecker<P> {
   private readonly checks: BatchChecks<P>;
 
@@ -122,10 +122,5 @@ export class LocalChecker<P> implements BatchChecker<P> {
 
 /** The answer to a checked batch once its refused detail fetches are known: as SQLite's writer counts it. */
 export function settleChecked(c: CheckedBatch, refused: readonly number[]): IngestResult {
-  const out = new Set(refused);
-  const all = [...c.rejections];
-  for (const d of c.detail) {
-    if (out.has(d.index)) all.push({ index: d.index, fetchId: d.fetchId, field: "fetch_id", reason: ALREADY_RECORDED });
-  }
-  return finishResult(c.valid - out.size, all);
+  return resultOf(c.valid, c.rejections, c.detail, new Set(refused));
 }

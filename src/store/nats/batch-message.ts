@@ -87,14 +87,26 @@ export function settle(
   refused: readonly number[],
 ): { accepted: Fetch[]; result: IngestResult } {
   const out = new Set(refused);
-  const accepted: Fetch[] = [];
+  const accepted = out.size === 0 ? [...fetches] : fetches.filter((f) => !out.has(f.index));
+  return { accepted, result: resultOf(fetches.length, rejections, fetches, out) };
+}
+
+/**
+ * The result of `valid` fetches once the refused ones are known: each refused one of `candidates` (the valid
+ * fetches, or at least those that can be refused) is rejected as already recorded.
+ */
+export function resultOf(
+  valid: number,
+  rejections: readonly Rejection[],
+  candidates: readonly { index: number; fetchId: string }[],
+  refused: ReadonlySet<number>,
+): IngestResult {
   const all = [...rejections];
-  for (const f of fetches) {
-    if (out.has(f.index)) {
+  for (const f of candidates) {
+    if (refused.has(f.index))
       all.push({ index: f.index, fetchId: f.fetchId, field: "fetch_id", reason: ALREADY_RECORDED });
-    } else accepted.push(f);
   }
-  return { accepted, result: finishResult(accepted.length, all) };
+  return finishResult(valid - (all.length - rejections.length), all);
 }
 
 /**

@@ -4,7 +4,7 @@ import { fromWire, startWorker, type WireError } from "../../worker-thread.js";
 import type { BatchChecker, CheckedBatch, CheckInput, Replayed } from "./batch-check.js";
 import type { BatchContext } from "./batch-message.js";
 
-/** What the thread is asked: by cluster-ingest-worker.ts, which answers check and prepare with { id, value }. */
+/** What the thread is asked: cluster-ingest-worker.ts answers all but forget with { id, value } or { id, error }. */
 export type CheckerRequest =
   | { t: "check"; id: number; input: CheckInput }
   | { t: "prepare"; id: number; job: number; seq: number; refused: readonly number[] }
@@ -80,7 +80,7 @@ export class ThreadChecker<P> implements BatchChecker<P> {
         else c.resolve(r.value);
       });
       w.on("error", (e) => this.lost(started, e));
-      w.on("exit", (code) => this.lost(started, new Error(`ingest thread exited with code ${code}`)));
+      w.on("exit", (code) => this.lost(started, new Error(`decoding thread exited with code ${code}`)));
       return w;
     });
     this.worker = started;
@@ -94,7 +94,7 @@ export class ThreadChecker<P> implements BatchChecker<P> {
     if (this.worker === w) this.worker = undefined;
     for (const c of this.calls.values()) {
       c.reject(
-        new DomainError("unavailable", "ingest's thread stopped; retry with the same request_id", 1000, { cause }),
+        new DomainError("unavailable", "the decoding thread stopped; retry with the same request_id", 1000, { cause }),
       );
     }
     this.calls.clear();
