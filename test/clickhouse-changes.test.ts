@@ -8,6 +8,7 @@ import { listDiagnoses } from "../src/domain/listing.js";
 import { DEFAULT_THRESHOLDS } from "../src/domain/thresholds.js";
 import { FetchRecord } from "../src/gen/webmasterid/crawldiag/v1/fetch.js";
 import { VersionedCache } from "../src/store/clickhouse/changes.js";
+import { prepareBatch } from "../src/store/clickhouse/raw.js";
 import { ClickHouseStore } from "../src/store/clickhouse/store.js";
 import { fetchesOf } from "./support/fetches.js";
 import { record } from "./support/records.js";
@@ -26,7 +27,7 @@ test.after(async () => {
 });
 
 const write = (store: ClickHouseStore, records: FetchRecord[]) =>
-  store.write([{ seq: ++seq, fetches: fetchesOf(records.map((r) => FetchRecord.toJSON(r))) }]);
+  store.write([prepareBatch({ seq: ++seq, fetches: fetchesOf(records.map((r) => FetchRecord.toJSON(r))) })]);
 
 /** A list page through what the node keeps, and the same page computed from nothing. */
 async function pages(store: ClickHouseStore, lists: VersionedCache) {

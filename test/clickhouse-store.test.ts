@@ -11,11 +11,11 @@ import { Kind } from "../src/domain/diagnosis.js";
 import { DiagnosisCache } from "../src/domain/diagnosis-cache.js";
 import type { Fetch } from "../src/domain/fetch.js";
 import { hostDiagnosis, listDiagnoses } from "../src/domain/listing.js";
-import type { LoggedBatch } from "../src/domain/logged-batch.js";
 import type { ReadStore } from "../src/domain/read-store.js";
 import { DEFAULT_THRESHOLDS } from "../src/domain/thresholds.js";
 import { DAY_MS, resolveWindow } from "../src/domain/window.js";
 import { FetchRecord } from "../src/gen/webmasterid/crawldiag/v1/fetch.js";
+import { type PreparedBatch, prepareBatch } from "../src/store/clickhouse/raw.js";
 import { schemaStatements } from "../src/store/clickhouse/schema.js";
 import { int, str } from "../src/store/clickhouse/sql.js";
 import { ClickHouseStore } from "../src/store/clickhouse/store.js";
@@ -42,11 +42,11 @@ test.after(async () => {
 
 const openStore = () => ClickHouseStore.open(`${ch.url}/crawldiag_t${++databases}`);
 
-/** The fetches as the log would hold them: batches of `size`, numbered from `firstSeq`. */
-function batchesOf(fetches: readonly Fetch[], size: number, firstSeq = 1): LoggedBatch[] {
-  const out: LoggedBatch[] = [];
+/** The fetches as the log would hold them, prepared as a writer stores them: batches of `size`, from `firstSeq`. */
+function batchesOf(fetches: readonly Fetch[], size: number, firstSeq = 1): PreparedBatch[] {
+  const out: PreparedBatch[] = [];
   for (let i = 0; i < fetches.length; i += size)
-    out.push({ seq: firstSeq + out.length, fetches: fetches.slice(i, i + size) });
+    out.push(prepareBatch({ seq: firstSeq + out.length, fetches: fetches.slice(i, i + size) }));
   return out;
 }
 
@@ -217,7 +217,7 @@ test("writing the same batches again, grouped differently, changes no figure; a 
     await store.write(batches.slice(1, 4));
     assert.equal({ counts: await store.counts(), figures: await figures(() => store.reads(), hosts, JUNE_W) }, before);
     const more = fetchesOf(own("vh.shop.example", 6, { status: 421, days: 3 }).map((r) => FetchRecord.toJSON(r)));
-    await store.write([{ seq: 1000, fetches: more }]);
+    await store.write([prepareBatch({ seq: 1000, fetches: more })]);
     const after = await store.counts();
     assert.equal(after, { fetches: fetches.length + 6, detail: before.counts.detail + 6 });
     const id = (await store.reads().findHost("vh.shop.example")) ?? -1;
@@ -255,7 +255,9 @@ test("more rewritten batches than a query can list are deduplicated through a su
   const store = await openStore();
   try {
     const one = fetchesOf(own("many.example", 1).map((r) => FetchRecord.toJSON(r)))[0] as Fetch;
-    const batches = Array.from({ length: 5100 }, (_, i) => ({ seq: i + 1, fetches: [{ ...one, fetchId: `m${i}` }] }));
+    const batches = Array.from({ length: 5100 }, (_, i) =>
+      prepareBatch({ seq: i + 1, fetches: [{ ...one, fetchId: `m${i}` }] }),
+    );
     await store.write(batches);
     await store.write(batches);
     assert.equal(await store.counts(), { fetches: 5100, detail: 0 });

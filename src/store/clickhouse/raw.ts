@@ -1,6 +1,6 @@
 import type { Fetch } from "../../domain/fetch.js";
 import type { LoggedBatch } from "../../domain/logged-batch.js";
-import { type DetailRow, type RetryRow, toRows } from "./rows.js";
+import { type DetailRow, detailRows, type RetryRow } from "./rows.js";
 import { weekOfTime } from "./schema.js";
 
 /**
@@ -26,7 +26,9 @@ interface RawPart {
 }
 
 export function prepareBatch(b: LoggedBatch): PreparedBatch {
-  const { fetch_detail, fetch_retry } = toRows([b]);
+  // The seq goes into every key as a UInt64 and into the TabSeparated lines as text.
+  if (!Number.isSafeInteger(b.seq) || b.seq < 0) throw new TypeError(`batch seq is not a safe integer: ${b.seq}`);
+  const { detail, retry } = detailRows(b.fetches);
   const hosts = new Set<string>();
   for (const f of b.fetches) hosts.add(f.host);
   const parts = byWeek(b.fetches).map(([week, fetches]) => ({
@@ -34,7 +36,7 @@ export function prepareBatch(b: LoggedBatch): PreparedBatch {
     lines: Buffer.from(lines(b.seq, fetches)),
     rows: fetches.length,
   }));
-  return { seq: b.seq, parts, detail: fetch_detail, retry: fetch_retry, hosts: [...hosts] };
+  return { seq: b.seq, parts, detail, retry, hosts: [...hosts] };
 }
 
 /**

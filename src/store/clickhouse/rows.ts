@@ -1,6 +1,5 @@
 import type { Fetch } from "../../domain/fetch.js";
 import { keepsDetail } from "../../domain/fetch.js";
-import type { LoggedBatch } from "../../domain/logged-batch.js";
 import { weekOfDay, weekOfTime } from "./schema.js";
 
 export interface HourlyRow {
@@ -64,30 +63,22 @@ export interface Rows {
 const bool = (b: boolean | undefined): number | null => (b === undefined ? null : b ? 1 : 0);
 
 /**
- * The detail and retry rows a group of batches adds, each table's in one array (one insert each). Its traffic goes
- * as fetch_raw rows (raw.ts), which the server rolls up into fetch_hourly and fetch_daily per batch (rollup.ts):
- * counts are never summed across batches, since the seq in their keys is what lets a batch delivered again be
- * counted once. Their arrays stay empty here: copy-store fills them from a SQLite store's own rows.
+ * The detail and retry rows of a batch's fetches. Its traffic goes as fetch_raw rows (raw.ts), which the server
+ * rolls up into fetch_hourly and fetch_daily per batch (rollup.ts): counts are never summed across batches, since
+ * the seq in their keys is what lets a batch delivered again be counted once. copy-store fills fetch_hourly and
+ * fetch_daily from a SQLite store's own rows.
  */
-export function toRows(batches: readonly LoggedBatch[]): Rows {
-  const rows: Rows = { fetch_hourly: [], fetch_daily: [], fetch_detail: [], fetch_retry: [] };
-  for (const b of batches) {
-    if (!Number.isSafeInteger(b.seq) || b.seq < 0) throw new TypeError(`batch seq is not a safe integer: ${b.seq}`);
-    for (const f of b.fetches) {
-      if (!keepsDetail(f)) continue;
-      rows.fetch_detail.push(detailRow(f));
-      if (f.retryOf !== "") {
-        rows.fetch_retry.push({
-          crawler: f.crawler,
-          retry_of: f.retryOf,
-          fetch_id: f.fetchId,
-          time_ms: f.timeMs,
-          status: f.status,
-        });
-      }
+export function detailRows(fetches: readonly Fetch[]): { detail: DetailRow[]; retry: RetryRow[] } {
+  const detail: DetailRow[] = [];
+  const retry: RetryRow[] = [];
+  for (const f of fetches) {
+    if (!keepsDetail(f)) continue;
+    detail.push(detailRow(f));
+    if (f.retryOf !== "") {
+      retry.push({ crawler: f.crawler, retry_of: f.retryOf, fetch_id: f.fetchId, time_ms: f.timeMs, status: f.status });
     }
   }
-  return rows;
+  return { detail, retry };
 }
 
 function detailRow(f: Fetch): DetailRow {

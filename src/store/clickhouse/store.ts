@@ -84,17 +84,16 @@ export class ClickHouseStore implements ChangeFeed, BatchStore<PreparedBatch> {
    * to the ledger first: a seq it then holds twice is flagged before its rows are written again, so that reads
    * know to deduplicate it (whichever of two concurrent writers checks last sees both ledger rows).
    */
-  async write(batches: readonly (LoggedBatch | PreparedBatch)[]): Promise<void> {
+  async write(batches: readonly PreparedBatch[]): Promise<void> {
     if (batches.length === 0) return;
-    const prepared = batches.map((b) => ("fetches" in b ? prepareBatch(b) : b));
     const rows: Rows = {
       fetch_hourly: [],
       fetch_daily: [],
-      fetch_detail: prepared.flatMap((b) => b.detail),
-      fetch_retry: prepared.flatMap((b) => b.retry),
+      fetch_detail: batches.flatMap((b) => b.detail),
+      fetch_retry: batches.flatMap((b) => b.retry),
     };
-    await this.recordSeqs([...new Set(prepared.map((b) => b.seq))]);
-    await this.insertAll(rows, prepared);
+    await this.recordSeqs([...new Set(batches.map((b) => b.seq))]);
+    await this.insertAll(rows, batches);
   }
 
   /** What write() needs of a batch (raw.ts): writers keep batches so while their group gathers. */
