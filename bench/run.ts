@@ -75,7 +75,14 @@ function reporter(port: number, hosts: Set<string>, end: number, count?: number)
   if (hosts.size === 0) throw new Error("no host had a 421 in the query window");
   const child = fork(join(ROOT, "bench/query-loop.ts"), { execArgv: ["--import", "tsx"] });
   const next = () => new Promise<unknown>((resolve) => child.once("message", resolve));
-  const plan: QueryPlan = { port, hosts: [...hosts].sort(), startMs: end - WINDOW_MS, endMs: end, count };
+  const plan: QueryPlan = {
+    port,
+    hosts: [...hosts].sort(),
+    startMs: end - WINDOW_MS,
+    endMs: end,
+    dataStartMs: startMs,
+    count,
+  };
   const ready = count === undefined ? next() : Promise.resolve();
   child.send(plan);
   return {
