@@ -14,7 +14,7 @@ import { RecordFetchesRequest } from "../src/gen/webmasterid/crawldiag/v1/ingest
 import { createLogger } from "../src/log.js";
 import { type PreparedBatch, prepareBatch } from "../src/store/clickhouse/raw.js";
 import { LocalChecker } from "../src/store/nats/batch-check.js";
-import { contextHeaders, replayMessage } from "../src/store/nats/batch-message.js";
+import { contextHeaders, contextOf, replayMessage } from "../src/store/nats/batch-message.js";
 import { ThreadChecker } from "../src/store/nats/checker-thread.js";
 import { Drainer } from "../src/store/nats/drain.js";
 import { Handoff } from "../src/store/nats/handoff.js";
@@ -168,7 +168,7 @@ test("a node with both roles stores the fetches its ingest validated: those a wr
   const fromLog = [];
   for (const seq of seqs) {
     const m = await log.jsm.streams.getMessage(STREAM, { seq });
-    fromLog.push(replayMessage(m.data, m.header).accepted);
+    fromLog.push(replayMessage(m.data, contextOf(m.header)).accepted);
     assert.ok(handoff.get(seq) !== undefined, `seq ${seq} handed over`);
   }
   // The invalid records (no status, no url) and the refused 421 are left out.
@@ -216,7 +216,7 @@ test("on a thread of its own, ingest hands over each batch as the ClickHouse sto
       b && { ...b, parts: b.parts.map((p) => ({ ...p, lines: Buffer.from(p.lines).toString() })) };
     for (let seq = info.state.first_seq; seq <= info.state.last_seq; seq++) {
       const m = await log.jsm.streams.getMessage(STREAM, { seq });
-      const expected = prepareBatch({ seq, fetches: replayMessage(m.data, m.header).accepted });
+      const expected = prepareBatch({ seq, fetches: replayMessage(m.data, contextOf(m.header)).accepted });
       assert.equal(text(await handoff.get(seq)), text(expected), `seq ${seq}`);
       expectedBySeq.set(seq, text(expected));
     }

@@ -110,12 +110,11 @@ export function resultOf(
 }
 
 /**
- * A logged batch decoded again: its request, its accepted fetches and the result ingest answered. `h` is the
- * message's headers, or the context already read from them.
+ * A logged batch decoded again: its request, its accepted fetches and the result ingest answered. `c` is what
+ * its message's headers hold (contextOf).
  */
-export function replayMessage(bytes: Uint8Array, h: MsgHdrs | BatchContext | undefined) {
+export function replayMessage(bytes: Uint8Array, c: BatchContext) {
   const batch = decodeBatch(bytes);
-  const c = h !== undefined && "refused" in h ? h : contextOf(h);
   const { fetches, rejections } = validate(batch.records, c);
   return { ...batch, ...settle(fetches, rejections, c.refused) };
 }

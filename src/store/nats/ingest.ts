@@ -34,7 +34,7 @@ import { DomainError, invalidArgument } from "../../domain/errors.js";
 import type { IngestResult, IngestSink, ReceivedBatch } from "../../domain/ingest.js";
 import { DAY_MS } from "../../domain/window.js";
 import { type BatchChecker, type CheckedBatch, LocalChecker, settleChecked } from "./batch-check.js";
-import { type BatchContext, contextHeaders, replayMessage } from "./batch-message.js";
+import { type BatchContext, contextHeaders, contextOf, replayMessage } from "./batch-message.js";
 import { claimant, claimDetail, release } from "./claims.js";
 import { isNotFound, logError } from "./errors.js";
 import type { Handoff } from "./handoff.js";
@@ -172,7 +172,7 @@ export class LogIngest<P = never> implements IngestSink {
         1000,
       );
     }
-    const first = replayMessage(msg.data, msg.header);
+    const first = replayMessage(msg.data, contextOf(msg.header));
     if (first.requestId !== requestId) throw new Error(`stream sequence ${seq} holds another request`);
     return createEntry(this.log.requests, requestId, { digest: first.digest, result: first.result, seq });
   }
