@@ -18,9 +18,9 @@ const FROM_SOURCE = import.meta.url.endsWith(".ts");
 
 /**
  * Starts one of the service's worker threads (`name` is its module's path from src/, without extension) and
- * resolves once it has sent "ready". Built, it runs dist/<name>.js. Run from source (tests, `npm run dev`), Node 20 does not give the
- * worker the TypeScript loader (--import tsx) of this thread; registering tsx in each worker took 0.4-0.7 s per
- * start, so the worker's modules are bundled instead, by the esbuild that tsx brings along.
+ * resolves once it has sent "ready". Built, it runs dist/<name>.js. Run from source (tests, `npm run dev`), Node 20
+ * does not give the worker the TypeScript loader (--import tsx) of this thread; registering tsx in each worker took
+ * 0.4-0.7 s per start, so the worker's modules are bundled instead, by the esbuild that tsx brings along.
  */
 export async function startWorker(name: string, workerData: unknown, resourceLimits: ResourceLimits = {}) {
   const file = new URL(`./${name}${FROM_SOURCE ? ".ts" : ".js"}`, import.meta.url);

@@ -42,7 +42,7 @@ export interface BatchChecker<P> {
   prepare(job: number, seq: number, refused: readonly number[]): Promise<P>;
   /** Lets go of the fetches of a batch checked with `keep` that will not be stored from here. */
   forget(job: number): void;
-  /** A logged batch decoded again, for a writer (replayMessage), with its accepted fetches as the store prepares them. */
+  /** A logged batch decoded again for a writer (replayMessage), its accepted fetches as the store prepares them. */
   replay(seq: number, bytes: Uint8Array, context: BatchContext): Promise<Replayed<P>>;
 }
 

@@ -21,8 +21,8 @@ export interface Claims {
 }
 
 /**
- * Claims the (crawler, fetch_id) of every detail fetch (its claimKey), all at once. A claim the same claimant already holds is a
- * retry of this batch (its first node died before answering): it stays ours.
+ * Claims the (crawler, fetch_id) of every detail fetch (its claimKey), all at once. A claim the same claimant
+ * already holds is a retry of this batch (its first node died before answering): it stays ours.
  */
 export async function claimDetail(
   log: Pick<NatsLog, "claims" | "claimWriter">,
